@@ -1,0 +1,137 @@
+"""The student side of the sandbox: runs a submission's cells, then answers calls.
+
+Started by `autograder.sandbox.StudentProcess` as
+``python -m autograder._worker REQUEST_FD REPLY_FD``. Everything the protocol needs is
+bound to locals before the first student cell runs, so a submission that patches
+modules (time, numpy, this package) cannot change how requests are read or answered.
+Verdicts are never decided here: the grader compares the values this process returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import os
+import pickle
+import sys
+import traceback
+
+# Student output kept per request; more than this is cut, with a note.
+MAX_CAPTURED_CHARS = 20_000
+HARNESS_FILES = ("autograder/_worker.py", "IPython/core/")
+
+
+def _format_error(exc: BaseException) -> tuple[str, str, str, str]:
+    kind = type(exc)
+    try:
+        message = str(exc)
+    except Exception:  # a student exception whose __str__ fails
+        message = "<exception message could not be printed>"
+    frames = traceback.format_exception(kind, exc, exc.__traceback__)
+    # Drop the harness's and IPython's frames: the student needs their own code.
+    text = "".join(f for f in frames if not any(h in f for h in HARNESS_FILES))
+    return kind.__module__, kind.__qualname__, message, text
+
+
+def _captured(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    if len(text) > MAX_CAPTURED_CHARS:
+        text = text[:MAX_CAPTURED_CHARS] + f"\n[... output cut at {MAX_CAPTURED_CHARS} characters]\n"
+    return text
+
+
+def _make_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no sqlite file, no background thread
+    shell = InteractiveShell.instance(config=config, colors="NoColor")
+    shell.showtraceback = lambda *args, **kwargs: None  # errors are reported structurally
+    return shell
+
+
+def serve(request_fd: int, reply_fd: int) -> None:
+    from autograder.wire import WorkerGone, is_plain, read_frame, write_frame
+
+    dumps, loads, Unpickler = pickle.dumps, pickle.loads, pickle.Unpickler
+    shell = _make_shell()
+    namespace = shell.user_ns
+    handles: dict[int, object] = {}
+    next_handle = itertools.count(1).__next__
+
+    def resolve(ref):
+        kind, key = ref
+        if kind == "handle":
+            return handles[key]
+        if key not in namespace:
+            raise NameError(f"name {key!r} is not defined by the submission")
+        return namespace[key]
+
+    class ArgUnpickler(Unpickler):
+        def persistent_load(self, pid):
+            return resolve(pid)
+
+    def decode_args(payload: bytes):
+        return ArgUnpickler(io.BytesIO(payload)).load()
+
+    def as_reply(value, keep: bool):
+        if not keep and is_plain(value):
+            return ("value", value)
+        handle = next_handle()
+        handles[handle] = value
+        kind = type(value)
+        return ("handle", handle, f"{kind.__module__}.{kind.__qualname__}", callable(value))
+
+    def run_cells(cells):
+        results = []
+        for index, source in cells:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                outcome = shell.run_cell(source, store_history=False)
+            error = outcome.error_before_exec or outcome.error_in_exec
+            results.append({"index": index, "stdout": _captured(buffer),
+                            "error": _format_error(error) if error is not None else None})
+        names = sorted(n for n in namespace
+                       if not n.startswith("_") and n not in shell.user_ns_hidden)
+        return results, names
+
+    def handle(request):
+        op = request[0]
+        if op == "run":
+            return ("value", run_cells(request[1]))
+        if op == "get":
+            return as_reply(resolve(request[1]), keep=False)
+        if op == "getattr":
+            return as_reply(getattr(resolve(request[1]), request[2]), keep=False)
+        if op == "call":
+            _, ref, payload, keep = request
+            args, kwargs = decode_args(payload)
+            return as_reply(resolve(ref)(*args, **kwargs), keep=keep)
+        if op == "put":
+            return as_reply(decode_args(request[1]), keep=True)
+        if op == "ping":
+            return ("value", os.getpid())
+        raise ValueError(f"unknown request {op!r}")
+
+    while True:
+        try:
+            request = loads(read_frame(request_fd))
+        except WorkerGone:
+            return
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                reply = handle(request)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
+            reply = ("error", *_format_error(exc))
+        try:
+            payload = dumps((reply, _captured(buffer)), protocol=5)
+        except Exception as exc:
+            payload = dumps((("error", *_format_error(exc)), _captured(buffer)), protocol=5)
+        write_frame(reply_fd, payload)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))

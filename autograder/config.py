@@ -1,0 +1,57 @@
+"""The course's nbgrader configuration, built in code so every command shares one."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
+                                    GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+from traitlets.config import Config
+
+from autograder.preprocessors import IsolatedExecute
+
+# Seconds one test cell may take in the grader. The slowest checks time a kernel
+# against its baseline several times over; a minute is plenty, five leaves room for
+# a slow grading machine without letting a stalled submission hold the class.
+TEST_CELL_TIMEOUT = 300
+# Where instructors grade, relative to where they run the CLI (ignored by git).
+DEFAULT_COURSE_DIR = Path("grading")
+# The stub that replaces each solution in the student version.
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def _put_venv_tools_on_path() -> None:
+    """nbgrader's gradebook runs the `alembic` executable by name: find ours."""
+    tools = str(Path(sys.executable).parent)
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT) -> Config:
+    _put_venv_tools_on_path()
+    course_dir = Path(course_dir).resolve()
+    c = Config()
+    c.CourseDirectory.root = str(course_dir)
+    c.CourseDirectory.source_directory = "source"
+    c.CourseDirectory.release_directory = "release"
+    c.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.GenerateAssignment.create_assignment = True
+    # A student who deletes or edits a test cell gets it back, as the instructor wrote it.
+    c.OverwriteCells.add_missing_cells = True
+    c.Autograde.create_student = True
+    # IsolatedExecute replaces Execute and must stay first: SaveAutoGrades scores the
+    # outputs it writes. The rest is nbgrader's own order.
+    c.Autograde.autograde_preprocessors = [
+        IsolatedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    ]
+    # Explicit, and inherited by IsolatedExecute: seconds per test cell.
+    c.Execute.timeout = cell_timeout
+    # Feedback goes to students: it shows verdicts and messages, never hidden test code.
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]
+    return c
+

@@ -1,0 +1,153 @@
+"""What machine is this? Read from the OS, never typed.
+
+Chapters print it beside every figure (numbers only mean something with the machine
+named), and the grader stores a fingerprint of it with each calibration so that
+thresholds measured on one machine are never applied on another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CPU_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
+# Instruction-set extensions worth naming in a performance course.
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni")
+# The vector extensions that set the register width, widest first.
+VECTOR_ISAS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"))
+
+
+@dataclass(frozen=True)
+class CacheLevel:
+    level: int
+    kind: str  # "Data", "Instruction" or "Unified"
+    size_bytes: int
+    line_bytes: int
+    ways: int
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    cpu_model: str
+    logical_cpus: int
+    usable_cpus: int
+    isa: tuple[str, ...]
+    caches: tuple[CacheLevel, ...]
+    python: str
+    numpy: str
+    numba: str
+    blas: str
+    openblas_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of what decides speed ratios: CPU, ISA, caches, library versions."""
+        key = repr((self.cpu_model, self.usable_cpus, self.isa, self.caches,
+                    self.numpy, self.numba, self.blas, sorted(self.openblas_env.items())))
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def cache_bytes(self, level: int) -> int | None:
+        """Size of the data (or unified) cache at `level`, or None if the OS does not say."""
+        for cache in self.caches:
+            if cache.level == level and cache.kind in ("Data", "Unified"):
+                return cache.size_bytes
+        return None
+
+    def summary(self) -> str:
+        """One line for a figure caption."""
+        caches = ", ".join(f"L{c.level}{'d' if c.kind == 'Data' else ''} {_human(c.size_bytes)}"
+                           for c in self.caches if c.kind != "Instruction")
+        widest = next((name for flag, name in VECTOR_ISAS if flag in self.isa), "no SIMD flags reported")
+        return (f"{self.cpu_model}, {self.usable_cpus} usable CPU(s), {widest}, {caches}; "
+                f"numpy {self.numpy} ({self.blas}), numba {self.numba}")
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"fingerprint": self.fingerprint}
+
+
+def _human(nbytes: int) -> str:
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if nbytes >= size:
+            return f"{nbytes / size:.0f} {unit}"
+    return f"{nbytes} B"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _isa_flags() -> tuple[str, ...]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return tuple(f for f in ISA_FLAGS if f in flags)
+    except OSError:
+        pass
+    return ()
+
+
+def _parse_size(text: str) -> int:
+    text = text.strip().upper()
+    factor = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * factor
+
+
+def _caches() -> tuple[CacheLevel, ...]:
+    levels = []
+    for index in sorted(CPU_SYSFS.glob("index*")):
+        try:
+            levels.append(CacheLevel(
+                level=int((index / "level").read_text()),
+                kind=(index / "type").read_text().strip(),
+                size_bytes=_parse_size((index / "size").read_text()),
+                line_bytes=int((index / "coherency_line_size").read_text()),
+                ways=int((index / "ways_of_associativity").read_text() or 0),
+            ))
+        except (OSError, ValueError):
+            continue
+    return tuple(levels)
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown BLAS"
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            return (f"{pool.get('internal_api')} {pool.get('version')}, "
+                    f"{pool.get('architecture')} kernels, {pool.get('num_threads')} threads")
+    return "no BLAS loaded"
+
+
+def _version(module: str) -> str:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return "not installed"
+
+
+def describe_machine() -> MachineInfo:
+    """Read the machine's CPU, caches and numeric stack."""
+    return MachineInfo(
+        cpu_model=_cpu_model(),
+        logical_cpus=os.cpu_count() or 1,
+        usable_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+        isa=_isa_flags(),
+        caches=_caches(),
+        python=platform.python_version(),
+        numpy=_version("numpy"),
+        numba=_version("numba"),
+        blas=_blas(),
+        openblas_env={k: v for k, v in os.environ.items() if k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+    )

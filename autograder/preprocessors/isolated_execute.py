@@ -1,0 +1,169 @@
+"""IsolatedExecute: nbgrader's Execute step with student code and tests in separate processes."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import time
+import traceback
+import warnings
+
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade, is_locked, is_solution
+from traitlets import Float, Integer
+
+from autograder.sandbox import Limits, StudentProcess
+from autograder.testing import grading_with
+
+TEST_CELL_FILENAME = "<test cell>"
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test: a locked grade cell that is not a solution."""
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+def is_instructor_cell(cell) -> bool:
+    """Read-only setup written by the instructor (nbgrader restores its source)."""
+    return cell.cell_type == "code" and is_locked(cell) and not is_solution(cell) and not is_grade(cell)
+
+
+def _to_python(source: str) -> str:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def run_source(source: str, namespace: dict):
+    """Execute a cell's source like a notebook does; return the last expression's value."""
+    tree = ast.parse(_to_python(source), TEST_CELL_FILENAME)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, TEST_CELL_FILENAME, "exec"), namespace)
+    if last is not None:
+        return eval(compile(ast.Expression(last.value), TEST_CELL_FILENAME, "eval"), namespace)
+    return None
+
+
+def _error_output(error: BaseException):
+    frames = traceback.format_exception(type(error), error, error.__traceback__)
+    # Keep the test's own frames and the submission's notes, not the grader's internals.
+    kept = [f for f in frames if "autograder/" not in f and "site-packages" not in f]
+    return new_output("error", ename=type(error).__name__, evalue=str(error),
+                      traceback=[line.rstrip("\n") for line in kept])
+
+
+class IsolatedExecute(Execute):
+    """Runs student cells in a sandboxed process and test cells in the grader."""
+
+    memory_limit = Integer(
+        Limits.memory_bytes,
+        help="Address-space limit of the submission's process, in bytes.",
+    ).tag(config=True)
+    call_timeout = Float(
+        Limits.call_timeout,
+        help="Wall-clock seconds one call into the submission may take "
+             "(Execute.timeout bounds a whole test cell).",
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._execution_count = 0
+        process = None
+        namespace: dict = {}
+        try:
+            for index, cell in enumerate(nb.cells):
+                if not is_test_cell(cell):
+                    continue
+                if process is None or not process.alive:
+                    if process is not None:
+                        process.close()
+                    first = process is None
+                    process = self._start_submission(nb)
+                    self._bind_names(nb, process, namespace, first)
+                self._run_test_cell(cell, namespace, process)
+        finally:
+            if process is not None:
+                process.close()
+        return nb, resources
+
+    # -- helpers, called in order ----------------------------------------------------
+
+    def _start_submission(self, nb) -> StudentProcess:
+        """A fresh process that has run every non-test code cell, outputs recorded."""
+        limits = Limits(memory_bytes=self.memory_limit, cpu_seconds=Limits.cpu_seconds,
+                        call_timeout=self.call_timeout)
+        process = StudentProcess(limits)
+        process.start()
+        cells = [(i, c.source) for i, c in enumerate(nb.cells)
+                 if c.cell_type == "code" and not is_test_cell(c)]
+        started = time.monotonic()
+        try:
+            results, self._student_names = process.run_cells(cells)
+        except Exception as exc:  # the submission crashed or hung while its cells ran
+            self.log.warning("Submission cells did not finish: %s", exc)
+            self._student_names = []
+            nb.cells[cells[-1][0] if cells else 0].outputs = [_error_output(exc)]
+            return process
+        self.log.info("Ran %d submission cells in %.1f s", len(cells), time.monotonic() - started)
+        for result in results:
+            cell = nb.cells[result["index"]]
+            cell.outputs = []
+            if result["stdout"]:
+                cell.outputs.append(new_output("stream", name="stdout", text=result["stdout"]))
+            if result["error"]:
+                _module, name, message, trace = result["error"]
+                cell.outputs.append(new_output("error", ename=name, evalue=message,
+                                               traceback=trace.splitlines()))
+        return process
+
+    def _bind_names(self, nb, process: StudentProcess, namespace: dict, first: bool) -> None:
+        """Student names become proxies (or plain values); instructor cells then win."""
+        if first:
+            self._instructor_names: set[str] = set()
+        for name in self._student_names:
+            if name in self._instructor_names:
+                continue
+            try:
+                namespace[name] = process.get(name)
+            except Exception as exc:
+                self.log.warning("Could not bind student name %s: %s", name, exc)
+        if not first:
+            return
+        namespace.setdefault("__name__", "__main__")
+        before = dict(namespace)
+        for cell in nb.cells:
+            if is_instructor_cell(cell):
+                try:
+                    run_source(cell.source, namespace)
+                except Exception as exc:
+                    self.log.error("Instructor cell failed in the grader: %s", exc)
+        self._instructor_names = {k for k, v in namespace.items()
+                                  if k not in before or before[k] is not v}
+
+    def _run_test_cell(self, cell, namespace: dict, process: StudentProcess) -> None:
+        process.transcript.clear()
+        process.deadline = time.monotonic() + self.timeout if self.timeout else None
+        printed = io.StringIO()
+        value = error = None
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(grading_with(process))
+            stack.enter_context(contextlib.redirect_stdout(printed))
+            stack.enter_context(contextlib.redirect_stderr(printed))
+            stack.enter_context(warnings.catch_warnings())
+            try:
+                value = run_source(cell.source, namespace)
+            except Exception as exc:  # a failing test is a verdict, not a grader error
+                error = exc
+        process.deadline = None
+        self._execution_count += 1
+        cell.execution_count = self._execution_count
+        cell.outputs = []
+        text = "".join(process.transcript) + printed.getvalue()
+        if text:
+            cell.outputs.append(new_output("stream", name="stdout", text=text))
+        if error is not None:
+            cell.outputs.append(_error_output(error))
+        elif value is not None:
+            cell.outputs.append(new_output("execute_result", data={"text/plain": repr(value)},
+                                           execution_count=self._execution_count))

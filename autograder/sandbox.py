@@ -1,0 +1,261 @@
+"""A submission's code in a process of its own, reached from the grader through proxies.
+
+The grader starts one `StudentProcess` per notebook, runs the student's cells there,
+and puts a `Remote` proxy into the test namespace for every name the student defined.
+Calling a proxy sends the arguments (pickled with cloudpickle, so test-defined
+functions travel by value) and brings back plain data, or another proxy when the result
+is not plain data. Comparisons and verdicts therefore happen in the grader, where
+student code never runs. The process has limits on memory, CPU time and wall time per
+call; when it crashes or stalls it is killed and the current check fails with a reason.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cloudpickle
+
+from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
+                             read_frame, write_frame)
+
+# How much of the worker's own stderr (faulthandler, numba fatal errors) a crash
+# report quotes: enough for the last traceback, not a flood.
+CRASH_TAIL_CHARS = 3000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one student process."""
+
+    # Address space, not resident memory: numba and LLVM reserve a few hundred MiB
+    # of it before allocating anything, so the limit leaves room for that.
+    memory_bytes: int = 4 * 2**30
+    # CPU seconds for the whole process: a backstop behind the wall-clock limits.
+    cpu_seconds: int = 900
+    # Wall-clock seconds for one request (running the cells, or one call).
+    call_timeout: float = 120.0
+
+
+class SandboxError(Exception):
+    """The student's process failed in a way that ends the current check."""
+
+
+class StudentTimeout(SandboxError):
+    """The student's code did not answer in time; its process was killed."""
+
+
+class StudentCrash(SandboxError):
+    """The student's process died (segfault, os._exit, out of memory, corrupt reply)."""
+
+
+class StudentError(Exception):
+    """An exception whose type the submission defined (or that cannot be rebuilt here)."""
+
+
+class _ArgPickler(cloudpickle.Pickler):
+    """Pickles request arguments, sending proxies as references to the remote objects."""
+
+    def __init__(self, file, process: "StudentProcess"):
+        super().__init__(file, protocol=5)
+        self._process = process
+
+    def persistent_id(self, obj):
+        if isinstance(obj, Remote):
+            if object.__getattribute__(obj, "_process") is not self._process:
+                raise SandboxError("a proxy from an earlier student process was reused "
+                                   "after that process was restarted")
+            return object.__getattribute__(obj, "_ref")
+        return None
+
+
+class Remote:
+    """A proxy for an object that lives in the student's process."""
+
+    __slots__ = ("_process", "_ref", "_label", "_is_callable")
+
+    def __init__(self, process: "StudentProcess", ref: tuple, label: str, is_callable: bool):
+        object.__setattr__(self, "_process", process)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_label", label)
+        object.__setattr__(self, "_is_callable", is_callable)
+
+    def __getattr__(self, name):
+        return self._process.request(("getattr", self._ref, name))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("objects of the submission cannot be modified from a test")
+
+    def __call__(self, *args, **kwargs):
+        return self._process.call(self._ref, args, kwargs)
+
+    def __repr__(self):
+        return f"<submission's {self._label}>"
+
+
+def _set_limits(limits: Limits) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _raise_remote_error(module: str, qualname: str, message: str, trace: str):
+    kind = getattr(builtins, qualname, None) if module == "builtins" else None
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        error = kind(message)
+    elif qualname == "SystemExit":
+        error = StudentError(f"the submission called sys.exit({message})")
+    else:
+        error = StudentError(f"{module}.{qualname}: {message}")
+    if trace:
+        error.add_note("In the submission:\n" + trace.rstrip())
+    raise error
+
+
+class StudentProcess:
+    """One worker process running one submission's cells; a context manager."""
+
+    def __init__(self, limits: Limits = Limits()):
+        self.limits = limits
+        self.deadline: float | None = None  # set by the caller to bound a whole check
+        self.transcript: list[str] = []  # what the student's code printed during calls
+        self._proc: subprocess.Popen | None = None
+        self._workdir: Path | None = None
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._workdir = Path(tempfile.mkdtemp(prefix="student-"))
+        request_read, self._request_fd = os.pipe()
+        self._reply_fd, reply_write = os.pipe()
+        env = dict(os.environ, MPLBACKEND="Agg", PYTHONFAULTHANDLER="1",
+                   IPYTHONDIR=str(self._workdir / "ipython"))
+        self._log = open(self._workdir / "process.log", "w+b")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder._worker", str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write), cwd=self._workdir, env=env,
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            start_new_session=True, preexec_fn=lambda: _set_limits(self.limits),
+        )
+        os.close(request_read)
+        os.close(reply_write)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._kill()
+            for fd in (self._request_fd, self._reply_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._log.close()
+            self._proc = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> "StudentProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _kill(self) -> None:
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)  # the whole group: children too
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._proc.wait()
+
+    # -- requests ---------------------------------------------------------------
+
+    def run_cells(self, cells: list[tuple[int, str]]) -> tuple[list[dict], list[str]]:
+        """Run (index, source) cells in order; per-cell output and errors, and the names defined."""
+        return self.request(("run", cells))
+
+    def get(self, name: str):
+        """The value of a student-defined name: plain data by value, anything else as a proxy."""
+        return self.request(("get", ("name", name)))
+
+    def call(self, ref: tuple, args: tuple, kwargs: dict, keep: bool = False):
+        return self.request(("call", ref, self._pickle_args((args, kwargs)), keep))
+
+    def put(self, obj) -> Remote:
+        """Send an object to the student's process and return a proxy for it there."""
+        return self.request(("put", self._pickle_args(obj)))
+
+    def request(self, message: tuple):
+        if not self.alive:
+            raise StudentCrash("the submission's process is no longer running" + self._exit_reason())
+        timeout = self.limits.call_timeout
+        deadline = time.monotonic() + timeout
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
+        write_frame(self._request_fd, cloudpickle.dumps(message, protocol=5))
+        try:
+            reply, printed = load_reply(read_frame(self._reply_fd, deadline))
+        except WorkerTimeout:
+            self._kill()
+            raise StudentTimeout(
+                f"the submission did not finish within {timeout:.0f} s "
+                f"(or the time left for this check); its process was stopped") from None
+        except WorkerGone:
+            self._proc.wait()
+            raise StudentCrash("the submission's process ended" + self._exit_reason()) from None
+        except ProtocolError as exc:
+            self._kill()
+            raise StudentCrash(f"the submission's process sent an unreadable reply ({exc})") from None
+        if printed:
+            self.transcript.append(printed)
+        kind = reply[0]
+        if kind == "value":
+            return reply[1]
+        if kind == "handle":
+            _, handle, label, is_callable = reply
+            return Remote(self, ("handle", handle), label, is_callable)
+        if kind == "error":
+            _raise_remote_error(*reply[1:])
+        raise StudentCrash(f"the submission's process sent an unknown reply kind {kind!r}")
+
+    def _pickle_args(self, obj) -> bytes:
+        buffer = io.BytesIO()
+        _ArgPickler(buffer, self).dump(obj)
+        return buffer.getvalue()
+
+    def _exit_reason(self) -> str:
+        code = self._proc.returncode if self._proc is not None else None
+        if code is None:
+            return ""
+        if code < 0:
+            name = signal.Signals(-code).name
+            why = {"SIGSEGV": "a segmentation fault (an out-of-bounds access in compiled code?)",
+                   "SIGKILL": "being killed (out of memory, or a time limit)",
+                   "SIGXCPU": "using up its CPU-time limit",
+                   "SIGABRT": "an abort (often a failed allocation)"}.get(name, name)
+            reason = f" by {why}"
+        else:
+            reason = f" with exit code {code} (sys.exit or os._exit in the submission?)"
+        return reason + self._log_tail()
+
+    def _log_tail(self) -> str:
+        try:
+            self._log.seek(0)
+            tail = self._log.read().decode(errors="replace")[-CRASH_TAIL_CHARS:].strip()
+        except (OSError, ValueError):
+            return ""
+        return f"\nLast output of the process:\n{tail}" if tail else ""

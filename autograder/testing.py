@@ -1,0 +1,40 @@
+"""Helpers that hidden tests import to place objects inside the submission's process.
+
+While the grader runs a test cell, student-defined names are proxies to a separate
+process, and arguments travel there as copies. A test that needs one object shared by
+two calls (a fake clock used as timer and advanced by the operation) or built there
+(a view that must share its base's buffer) uses these helpers. Outside the grader, in
+a plain notebook, they do the obvious local thing, so the same test runs in both.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_ACTIVE_PROCESS: ContextVar = ContextVar("active_student_process", default=None)
+
+
+@contextmanager
+def grading_with(process):
+    """Make `remote` and `remote_call` target `process` inside the block."""
+    token = _ACTIVE_PROCESS.set(process)
+    try:
+        yield
+    finally:
+        _ACTIVE_PROCESS.reset(token)
+
+
+def remote(obj):
+    """Move `obj` into the submission's process; return a proxy (or `obj` itself locally)."""
+    process = _ACTIVE_PROCESS.get()
+    return obj if process is None else process.put(obj)
+
+
+def remote_call(factory, *args, **kwargs):
+    """Call `factory` inside the submission's process and keep the result there."""
+    process = _ACTIVE_PROCESS.get()
+    if process is None:
+        return factory(*args, **kwargs)
+    ref = object.__getattribute__(process.put(factory), "_ref")
+    return process.call(ref, args, kwargs, keep=True)
