@@ -1,0 +1,143 @@
+"""`autograder`: the instructor's command line (release, check-sync, grade, export, feedback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from autograder.config import DEFAULT_COURSE_DIR, TEST_CELL_TIMEOUT
+
+EXAMPLES = """\
+examples:
+  autograder release                          regenerate assignments/ from solutions/
+  autograder check-sync                       fail with a diff if assignments/ is stale
+  autograder grade profiler submissions.zip   grade a class into grading/gradebook.db
+  autograder export profiler -o grades.csv    one row per student, one column per test
+  autograder feedback profiler                list every student's feedback page
+"""
+
+
+def _release(args) -> int:
+    from autograder.release import write_release
+
+    for path in write_release(assignments=args.assignment or None):
+        print(f"wrote {path}")
+    return 0
+
+
+def _check_sync(args) -> int:
+    from autograder.release import sync_diff
+
+    diff = sync_diff()
+    if diff:
+        print(diff)
+        print("assignments/ is out of sync with solutions/: run `autograder release` and commit.",
+              file=sys.stderr)
+        return 1
+    print("assignments/ matches a fresh generation from solutions/.")
+    return 0
+
+
+def _grader(args):
+    from autograder.grading import ClassGrader
+
+    return ClassGrader(args.course_dir, args.assignment,
+                       cell_timeout=getattr(args, "cell_timeout", TEST_CELL_TIMEOUT))
+
+
+def _grade(args) -> int:
+    results = _grader(args).grade_all(args.submissions, force=args.force)
+    width = max(len(r.student_id) for r in results)
+    print(f"\n{'student'.ljust(width)}  score      problem")
+    for r in results:
+        print(f"{r.student_id.ljust(width)}  {r.score:>5g}/{r.max_score:<4g} {r.problem or ''}")
+    problems = sum(1 for r in results if r.problem)
+    print(f"\n{len(results)} graded ({problems} with problems) into {args.course_dir / 'gradebook.db'}")
+    return 0
+
+
+def _export(args) -> int:
+    rows = _grader(args).export_csv(args.output)
+    print(f"wrote {rows} rows to {args.output}")
+    return 0
+
+
+def _feedback(args) -> int:
+    grader = _grader(args)
+    pages = sorted((grader.course_dir / "feedback").glob(f"*/{args.assignment}/*.html"))
+    for page in pages:
+        print(page)
+    if not pages:
+        print(f"no feedback yet: run `autograder grade {args.assignment} SUBMISSIONS` first",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autograder", description=__doc__.split(":", 1)[1].strip(), epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    release = commands.add_parser("release", help="generate the student notebooks in assignments/",
+                                  description="Generate assignments/<name>/ from solutions/<name>/ "
+                                              "with nbgrader (solutions and hidden tests removed).")
+    release.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
+    release.set_defaults(run=_release)
+
+    check = commands.add_parser("check-sync", help="check that assignments/ matches solutions/",
+                                description="Regenerate every assignment in a temporary folder and "
+                                            "compare it with assignments/; exit 1 with a diff if not equal.")
+    check.set_defaults(run=_check_sync)
+
+    def course_command(name, help_text, description):
+        command = commands.add_parser(name, help=help_text, description=description)
+        command.add_argument("assignment", help="assignment name, e.g. profiler")
+        command.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                             help="nbgrader course directory (default: %(default)s)")
+        return command
+
+    grade = course_command("grade", "grade a folder or zip of submissions",
+                           "Autograde every student's notebook: student code runs in a sandboxed "
+                           "process, hidden tests in the grader. Writes the gradebook and a "
+                           "feedback page per student.")
+    grade.add_argument("submissions", type=Path,
+                       help="folder or .zip: <student>/<notebook>.ipynb or <student>.ipynb entries")
+    grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument("--cell-timeout", type=int, default=TEST_CELL_TIMEOUT,
+                       help="seconds per test cell (default: %(default)s)")
+    grade.set_defaults(run=_grade)
+
+    export = course_command("export", "write the grades as CSV",
+                            "Write one row per student: total, each test cell's score, problem.")
+    export.add_argument("-o", "--output", type=Path, default=Path("grades.csv"),
+                        help="CSV file to write (default: %(default)s)")
+    export.set_defaults(run=_export)
+
+    feedback = course_command("feedback", "list the feedback pages",
+                              "List each student's feedback page (HTML, written by `grade`).")
+    feedback.set_defaults(run=_feedback)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # nbgrader's gradebook code triggers SQLAlchemy "not in session" warnings on every
+    # submission; they are not actionable for an instructor.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    from autograder.grading import GradingError
+    from autograder.release import ReleaseError
+    from autograder.submissions import SubmissionsError
+
+    try:
+        return args.run(args)
+    except (GradingError, ReleaseError, SubmissionsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
