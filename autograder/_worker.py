@@ -22,8 +22,10 @@ MAX_CAPTURED_CHARS = 20_000
 HARNESS_FILES = ("autograder/_worker.py", "IPython/core/")
 
 
-def _format_error(exc: BaseException) -> tuple[str, str, str, str]:
+def _format_error(exc: BaseException) -> tuple[str, str, str, str, str]:
+    """(module, name, nearest builtin base class, message, traceback) of an exception."""
     kind = type(exc)
+    builtin_base = next(k.__qualname__ for k in kind.__mro__ if k.__module__ == "builtins")
     try:
         message = str(exc)
     except Exception:  # a student exception whose __str__ fails
@@ -31,7 +33,7 @@ def _format_error(exc: BaseException) -> tuple[str, str, str, str]:
     frames = traceback.format_exception(kind, exc, exc.__traceback__)
     # Drop the harness's and IPython's frames: the student needs their own code.
     text = "".join(f for f in frames if not any(h in f for h in HARNESS_FILES))
-    return kind.__module__, kind.__qualname__, message, text
+    return kind.__module__, kind.__qualname__, builtin_base, message, text
 
 
 def _captured(buffer: io.StringIO) -> str:

@@ -160,6 +160,8 @@ class ClassGrader:
 
     def export_csv(self, path: Path) -> int:
         """One row per graded student: total, each test cell, and any problem; returns rows."""
+        if not (self.course_dir / "gradebook.db").exists():
+            raise GradingError(f"nothing graded yet in {self.course_dir} (no gradebook.db)")
         problems = self._problems().get(self.assignment, {})
         with Gradebook(self.config.CourseDirectory.db_url) as gradebook:
             try:

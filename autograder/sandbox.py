@@ -109,12 +109,13 @@ def _set_limits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _raise_remote_error(module: str, qualname: str, message: str, trace: str):
-    kind = getattr(builtins, qualname, None) if module == "builtins" else None
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        error = kind(message)
-    elif qualname == "SystemExit":
+def _raise_remote_error(module: str, qualname: str, builtin_base: str, message: str, trace: str):
+    """Re-raise a student's exception as its nearest builtin type, so tests can expect it."""
+    kind = getattr(builtins, builtin_base, None)
+    if qualname == "SystemExit":
         error = StudentError(f"the submission called sys.exit({message})")
+    elif isinstance(kind, type) and issubclass(kind, Exception) and kind is not Exception:
+        error = kind(message if module == "builtins" else f"{module}.{qualname}: {message}")
     else:
         error = StudentError(f"{module}.{qualname}: {message}")
     if trace:

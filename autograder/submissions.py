@@ -48,6 +48,7 @@ def unpack(source: Path, workdir: Path) -> Path:
     if not zipfile.is_zipfile(source):
         raise SubmissionsError(f"{source} is neither a folder nor a zip file")
     target = workdir / "unzipped"
+    target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(source) as archive:
         members = archive.infolist()
         if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:

@@ -112,7 +112,7 @@ class IsolatedExecute(Execute):
             if result["stdout"]:
                 cell.outputs.append(new_output("stream", name="stdout", text=result["stdout"]))
             if result["error"]:
-                _module, name, message, trace = result["error"]
+                _module, name, _base, message, trace = result["error"]
                 cell.outputs.append(new_output("error", ename=name, evalue=message,
                                                traceback=trace.splitlines()))
         return process

@@ -1,0 +1,125 @@
+"""The student's process: values come back as plain data, failures as reasons."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Limits, Remote, StudentCrash, StudentError, StudentProcess, StudentTimeout
+from autograder.testing import grading_with, remote, remote_call
+from autograder.wire import ProtocolError, load_reply
+
+
+@pytest.fixture
+def student():
+    with StudentProcess(Limits(call_timeout=10)) as process:
+        yield process
+
+
+def define(process, source: str) -> list[dict]:
+    results, _ = process.run_cells([(0, source)])
+    return results
+
+
+def test_cells_report_output_errors_and_names(student):
+    results, names = student.run_cells([(0, "x = 2\nprint('hello')"), (1, "1 / 0"), (2, "%time y = x + 1")])
+    assert results[0] == {"index": 0, "stdout": "hello\n", "error": None}
+    assert results[1]["error"][1] == "ZeroDivisionError"
+    assert results[2]["error"] is None, "IPython magics work in student cells"
+    assert {"x", "y"} <= set(names)
+
+
+def test_plain_results_come_back_by_value_and_objects_as_proxies(student):
+    define(student, "import numpy as np\nclass Box:\n    def __init__(self, n): self.data = np.arange(n)\n"
+                    "    def total(self, scale=1): return {'sum': self.data.sum() * scale, 'n': len(self.data)}")
+    box = student.get("Box")(4)
+    assert isinstance(box, Remote)
+    assert np.array_equal(box.data, np.arange(4))
+    assert box.total(scale=2) == {"sum": 12, "n": 4}
+
+
+def test_test_defined_functions_travel_by_value(student):
+    define(student, "def apply(f, *args): return f(*args)")
+    assert student.get("apply")(lambda a, b: a * b, 6, 7) == 42
+
+
+def test_builtin_exceptions_keep_their_type_and_the_students_traceback(student):
+    define(student, "def check(n):\n    if n < 1:\n        raise ValueError(f'n must be >= 1, got {n}')")
+    with pytest.raises(ValueError, match="got 0") as info:
+        student.get("check")(0)
+    assert "in check" in info.value.__notes__[0]
+
+
+def test_custom_exceptions_and_sys_exit_become_student_errors(student):
+    define(student, "class Oops(Exception): pass\ndef fail(): raise Oops('bad')\n"
+                    "def leave():\n    import sys; sys.exit(3)")
+    with pytest.raises(StudentError, match="Oops: bad"):
+        student.get("fail")()
+    with pytest.raises(StudentError, match="sys.exit"):
+        student.get("leave")()
+    assert student.alive
+
+
+def test_an_endless_loop_is_killed_at_the_deadline():
+    with StudentProcess(Limits(call_timeout=1)) as process:
+        define(process, "def spin():\n    while True: pass")
+        started = time.monotonic()
+        with pytest.raises(StudentTimeout):
+            process.get("spin")()
+        assert time.monotonic() - started < 5
+        assert not process.alive
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("import ctypes; ctypes.string_at(0)", "segmentation fault"),
+    ("import os; os._exit(7)", "exit code 7"),
+])
+def test_a_crash_is_reported_with_its_cause(student, body, reason):
+    define(student, f"def crash():\n    {body}")
+    with pytest.raises(StudentCrash, match=reason):
+        student.get("crash")()
+    with pytest.raises(StudentCrash, match="no longer running"):
+        student.get("crash")
+
+
+def test_memory_is_limited():
+    with StudentProcess(Limits(memory_bytes=2 * 2**30, call_timeout=30)) as process:
+        define(process, "import numpy as np\ndef hog(): return np.ones(2**31).sum()")
+        with pytest.raises((MemoryError, StudentCrash)):
+            process.get("hog")()
+
+
+def test_patching_time_or_numpy_in_the_submission_does_not_reach_the_grader(student):
+    define(student, "import time, numpy as np\ntime.perf_counter = lambda: 0.0\n"
+                    "np.allclose = lambda *a, **k: True\ndef now(): return time.perf_counter()")
+    assert student.get("now")() == 0.0, "the patch is real inside the submission"
+    assert time.perf_counter() > 0
+    assert not np.allclose(1.0, 2.0)
+
+
+def test_replies_can_only_hold_plain_data():
+    class Sneaky:
+        def __reduce__(self):
+            return (print, ("this ran in the grader",))
+
+    with pytest.raises(ProtocolError, match="builtins.print"):
+        load_reply(pickle.dumps(Sneaky()))
+
+
+def test_remote_helpers_place_objects_in_the_submission(student):
+    define(student, "def bump(counter): counter.n += 1")
+
+    class Counter:
+        n = 0
+
+    with grading_with(student):
+        counter = remote(Counter())
+        student.get("bump")(counter)
+        student.get("bump")(counter)
+        assert counter.n == 2, "both calls saw the same object"
+        view = remote_call(lambda: (lambda a: [a, a[:3]])(np.zeros(10)))
+        assert isinstance(view, Remote)
+    assert remote(5) == 5 and remote_call(len, [1, 2]) == 2, "outside grading they act locally"
