@@ -1,0 +1,27 @@
+"""Binder installs the same versions the course was built and graded with."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from conftest import ROOT
+
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)$", re.MULTILINE)
+
+
+def _pins(path) -> dict[str, str]:
+    return {name.lower(): version for name, version in PIN.findall(path.read_text())}
+
+
+def test_binder_pins_match_the_lock():
+    lock, binder = _pins(ROOT / "requirements.txt"), _pins(ROOT / "binder" / "requirements.txt")
+    assert binder, "binder/requirements.txt pins nothing"
+    assert {name: lock.get(name) for name in binder} == binder
+
+
+def test_released_notebooks_import_only_what_binder_installs():
+    binder = set(_pins(ROOT / "binder" / "requirements.txt")) | set(sys.stdlib_module_names)
+    for notebook in (ROOT / "assignments").rglob("*.ipynb"):
+        imported = set(re.findall(r"^\s*(?:import|from) ([A-Za-z_]+)", notebook.read_text().replace("\\n", "\n"), re.M))
+        assert imported <= binder, f"{notebook.name} imports {imported - binder}, which Binder lacks"
