@@ -26,8 +26,23 @@ def is_test_cell(cell) -> bool:
 
 
 def is_instructor_cell(cell) -> bool:
-    """Read-only setup written by the instructor (nbgrader restores its source)."""
+    """Read-only code written by the instructor (nbgrader restores its source)."""
     return cell.cell_type == "code" and is_locked(cell) and not is_solution(cell) and not is_grade(cell)
+
+
+def grader_setup_cells(nb) -> list:
+    """The instructor cells before the first solution: imports and data the tests use.
+
+    They also run in the grader, so tests see the instructor's `np`, not whatever the
+    submission rebinds. Later instructor cells (demos) run only in the student's process.
+    """
+    setup = []
+    for cell in nb.cells:
+        if is_solution(cell):
+            break
+        if is_instructor_cell(cell):
+            setup.append(cell)
+    return setup
 
 
 def _to_python(source: str) -> str:
@@ -71,17 +86,27 @@ class IsolatedExecute(Execute):
         self._execution_count = 0
         process = None
         namespace: dict = {}
+        startup_failure = None  # set when the submission's own cells hang or crash
         try:
-            for index, cell in enumerate(nb.cells):
+            for cell in nb.cells:
                 if not is_test_cell(cell):
                     continue
-                if process is None or not process.alive:
+                if startup_failure is None and (process is None or not process.alive):
+                    # First test, or the previous test killed the process: start afresh.
+                    first = process is None
                     if process is not None:
                         process.close()
-                    first = process is None
-                    process = self._start_submission(nb)
-                    self._bind_names(nb, process, namespace, first)
-                self._run_test_cell(cell, namespace, process)
+                    process = StudentProcess(self._limits())
+                    try:
+                        self._start_submission(nb, process)
+                    except Exception as exc:
+                        startup_failure = exc
+                    else:
+                        self._bind_names(nb, process, namespace, first)
+                if startup_failure is not None:
+                    self._record(cell, "", startup_failure, None)
+                else:
+                    self._run_test_cell(cell, namespace, process)
         finally:
             if process is not None:
                 process.close()
@@ -89,22 +114,23 @@ class IsolatedExecute(Execute):
 
     # -- helpers, called in order ----------------------------------------------------
 
-    def _start_submission(self, nb) -> StudentProcess:
-        """A fresh process that has run every non-test code cell, outputs recorded."""
-        limits = Limits(memory_bytes=self.memory_limit, cpu_seconds=Limits.cpu_seconds,
-                        call_timeout=self.call_timeout)
-        process = StudentProcess(limits)
+    def _limits(self) -> Limits:
+        return Limits(memory_bytes=self.memory_limit, cpu_seconds=Limits.cpu_seconds,
+                      call_timeout=self.call_timeout)
+
+    def _start_submission(self, nb, process: StudentProcess) -> None:
+        """Run every non-test code cell in `process`, recording each cell's outputs."""
         process.start()
         cells = [(i, c.source) for i, c in enumerate(nb.cells)
                  if c.cell_type == "code" and not is_test_cell(c)]
         started = time.monotonic()
         try:
             results, self._student_names = process.run_cells(cells)
-        except Exception as exc:  # the submission crashed or hung while its cells ran
+        except Exception as exc:  # the submission hung or crashed before any test ran
             self.log.warning("Submission cells did not finish: %s", exc)
-            self._student_names = []
-            nb.cells[cells[-1][0] if cells else 0].outputs = [_error_output(exc)]
-            return process
+            if cells:
+                nb.cells[cells[-1][0]].outputs = [_error_output(exc)]
+            raise
         self.log.info("Ran %d submission cells in %.1f s", len(cells), time.monotonic() - started)
         for result in results:
             cell = nb.cells[result["index"]]
@@ -115,7 +141,6 @@ class IsolatedExecute(Execute):
                 _module, name, _base, message, trace = result["error"]
                 cell.outputs.append(new_output("error", ename=name, evalue=message,
                                                traceback=trace.splitlines()))
-        return process
 
     def _bind_names(self, nb, process: StudentProcess, namespace: dict, first: bool) -> None:
         """Student names become proxies (or plain values); instructor cells then win."""
@@ -132,12 +157,11 @@ class IsolatedExecute(Execute):
             return
         namespace.setdefault("__name__", "__main__")
         before = dict(namespace)
-        for cell in nb.cells:
-            if is_instructor_cell(cell):
-                try:
-                    run_source(cell.source, namespace)
-                except Exception as exc:
-                    self.log.error("Instructor cell failed in the grader: %s", exc)
+        for cell in grader_setup_cells(nb):
+            try:
+                run_source(cell.source, namespace)
+            except Exception as exc:
+                self.log.error("Instructor cell failed in the grader: %s", exc)
         self._instructor_names = {k for k, v in namespace.items()
                                   if k not in before or before[k] is not v}
 
@@ -156,10 +180,13 @@ class IsolatedExecute(Execute):
             except Exception as exc:  # a failing test is a verdict, not a grader error
                 error = exc
         process.deadline = None
+        self._record(cell, "".join(process.transcript) + printed.getvalue(), error, value)
+
+    def _record(self, cell, text: str, error: BaseException | None, value) -> None:
+        """Write a test cell's outputs the way nbgrader scores them."""
         self._execution_count += 1
         cell.execution_count = self._execution_count
         cell.outputs = []
-        text = "".join(process.transcript) + printed.getvalue()
         if text:
             cell.outputs.append(new_output("stream", name="stdout", text=text))
         if error is not None:
