@@ -26,7 +26,7 @@ def test_every_toc_page_is_built(built_site):
 
 
 def test_chapters_show_the_machine_they_were_measured_on(built_site):
-    from autograder.machine import describe_machine
+    from coursekit.machine import describe_machine
 
     cpu = describe_machine().cpu_model
     for page in ("book/measurement", "book/build_status"):

@@ -1,6 +1,6 @@
 """Machine facts come from the OS and are stable within a run."""
 
-from autograder.machine import describe_machine
+from coursekit.machine import describe_machine
 
 
 def test_machine_description_is_plausible():

@@ -102,7 +102,8 @@ def _parse_size(text: str) -> int:
     return int(text.rstrip("KMG")) * factor
 
 
-def _caches() -> tuple[CacheLevel, ...]:
+def read_caches() -> tuple[CacheLevel, ...]:
+    """Every cache level of cpu0 as Linux reports it; empty where sysfs says nothing."""
     levels = []
     for index in sorted(CPU_SYSFS.glob("index*")):
         try:
@@ -144,7 +145,7 @@ def describe_machine() -> MachineInfo:
         logical_cpus=os.cpu_count() or 1,
         usable_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
         isa=_isa_flags(),
-        caches=_caches(),
+        caches=read_caches(),
         python=platform.python_version(),
         numpy=_version("numpy"),
         numba=_version("numba"),

@@ -1,0 +1,1 @@
+"""The course's importable library, used by chapters, assignments and the grader."""
