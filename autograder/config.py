@@ -11,14 +11,9 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
 from traitlets.config import Config
 
+from autograder.defaults import TEST_CELL_TIMEOUT
 from autograder.preprocessors import IsolatedExecute
 
-# Seconds one test cell may take in the grader. The slowest checks time a kernel
-# against its baseline several times over; a minute is plenty, five leaves room for
-# a slow grading machine without letting a stalled submission hold the class.
-TEST_CELL_TIMEOUT = 300
-# Where instructors grade, relative to where they run the CLI (ignored by git).
-DEFAULT_COURSE_DIR = Path("grading")
 # The stub that replaces each solution in the student version.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 

@@ -25,7 +25,9 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
-from autograder.config import TEST_CELL_TIMEOUT, nbgrader_config
+from autograder.calibrate import calibration_for_grading
+from autograder.config import nbgrader_config
+from autograder.defaults import TEST_CELL_TIMEOUT
 from autograder.release import SOLUTIONS_DIR, generate, source_notebooks
 from autograder.submissions import Submission, collect
 
@@ -50,13 +52,22 @@ class ClassGrader:
     """Grades every submission of one assignment into a course directory."""
 
     def __init__(self, course_dir: Path, assignment: str, solutions_dir: Path = SOLUTIONS_DIR,
-                 cell_timeout: int = TEST_CELL_TIMEOUT):
+                 cell_timeout: int = TEST_CELL_TIMEOUT, force_calibration: bool = False):
         self.course_dir = Path(course_dir).resolve()
         self.assignment = assignment
         self.solutions_dir = solutions_dir
         self.notebook_names = [p.stem for p in source_notebooks(assignment, solutions_dir)]
+        self.force_calibration = force_calibration
         self.config = nbgrader_config(self.course_dir, cell_timeout)
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=self.config), config=self.config)
+
+    def _use_calibration(self) -> None:
+        """Point the speed checks at this machine's thresholds (or stop with the reason)."""
+        path = calibration_for_grading(self.assignment, self.course_dir, self.force_calibration,
+                                       self.solutions_dir)
+        if path is not None:
+            self.config.IsolatedExecute.calibration_file = str(path)
+            self.api = NbGraderAPI(coursedir=CourseDirectory(config=self.config), config=self.config)
 
     # -- the whole class -------------------------------------------------------------
 
@@ -64,6 +75,7 @@ class ClassGrader:
                   progress: Callable[[str], None] = print) -> list[GradeResult]:
         """Grade every entry of `source` (a folder or zip); one progress line per student."""
         self.course_dir.mkdir(parents=True, exist_ok=True)
+        self._use_calibration()
         generate(self.course_dir, self.assignment, self.solutions_dir)
         with tempfile.TemporaryDirectory(prefix="submissions-") as tmp:
             submissions = collect(Path(source), self.notebook_names, Path(tmp))

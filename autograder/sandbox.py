@@ -72,10 +72,10 @@ class _ArgPickler(cloudpickle.Pickler):
 
     def persistent_id(self, obj):
         if isinstance(obj, Remote):
-            if object.__getattribute__(obj, "_process") is not self._process:
+            if process_of(obj) is not self._process:
                 raise SandboxError("a proxy from an earlier student process was reused "
                                    "after that process was restarted")
-            return object.__getattribute__(obj, "_ref")
+            return ref_of(obj)
         return None
 
 
@@ -101,6 +101,32 @@ class Remote:
 
     def __repr__(self):
         return f"<submission's {self._label}>"
+
+
+def ref_of(proxy: Remote) -> tuple:
+    """How the student's process names the object behind `proxy`."""
+    return object.__getattribute__(proxy, "_ref")
+
+
+def process_of(proxy: Remote) -> "StudentProcess":
+    """The process that holds the object behind `proxy`."""
+    return object.__getattribute__(proxy, "_process")
+
+
+class _Suspended:
+    """Stops a process group for the duration of a block, so it cannot steal CPU time."""
+
+    def __init__(self, pgid: int):
+        self.pgid = pgid
+
+    def __enter__(self):
+        os.killpg(self.pgid, signal.SIGSTOP)
+
+    def __exit__(self, *exc_info):
+        try:
+            os.killpg(self.pgid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 def _set_limits(limits: Limits) -> None:
@@ -195,6 +221,14 @@ class StudentProcess:
 
     def call(self, ref: tuple, args: tuple, kwargs: dict, keep: bool = False):
         return self.request(("call", ref, self._pickle_args((args, kwargs)), keep))
+
+    def apply(self, function: Remote, args: Remote, loops: int = 1, want_result: bool = False):
+        """Call `function(*args)` `loops` times inside the process; both already live there."""
+        return self.request(("apply", ref_of(function), ref_of(args), loops, want_result))
+
+    def suspended(self):
+        """A context in which the process and its children cannot run (SIGSTOP/SIGCONT)."""
+        return _Suspended(self._proc.pid)
 
     def put(self, obj) -> Remote:
         """Send an object to the student's process and return a proxy for it there."""

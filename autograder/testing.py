@@ -12,6 +12,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from autograder.sandbox import ref_of
+
 _ACTIVE_PROCESS: ContextVar = ContextVar("active_student_process", default=None)
 
 
@@ -36,5 +38,4 @@ def remote_call(factory, *args, **kwargs):
     process = _ACTIVE_PROCESS.get()
     if process is None:
         return factory(*args, **kwargs)
-    ref = object.__getattribute__(process.put(factory), "_ref")
-    return process.call(ref, args, kwargs, keep=True)
+    return process.call(ref_of(process.put(factory)), args, kwargs, keep=True)

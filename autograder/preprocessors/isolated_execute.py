@@ -12,9 +12,10 @@ import warnings
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer, Unicode
 
 from autograder.sandbox import Limits, StudentProcess
+from autograder.speed import Calibration, Credit, SpeedContext, speed_context
 from autograder.testing import grading_with
 
 TEST_CELL_FILENAME = "<test cell>"
@@ -82,7 +83,27 @@ class IsolatedExecute(Execute):
              "(Execute.timeout bounds a whole test cell).",
     ).tag(config=True)
 
+    calibration_file = Unicode(
+        "",
+        help="JSON thresholds of the speed checks on this machine (`autograder calibrate`).",
+    ).tag(config=True)
+    calibrating = Bool(
+        False,
+        help="Record the speedups of the speed checks instead of judging them.",
+    ).tag(config=True)
+
     def preprocess(self, nb, resources):
+        calibration = Calibration.load(self.calibration_file) if self.calibration_file else None
+        self._speed = SpeedContext(calibration=calibration, calibrating=self.calibrating)
+        try:
+            with speed_context(self._speed):
+                nb, resources = self._run_notebook(nb, resources)
+        finally:
+            self._speed.close()
+        resources["speed_measurements"] = self._speed.measurements
+        return nb, resources
+
+    def _run_notebook(self, nb, resources):
         self._execution_count = 0
         process = None
         namespace: dict = {}
@@ -191,6 +212,13 @@ class IsolatedExecute(Execute):
             cell.outputs.append(new_output("stream", name="stdout", text=text))
         if error is not None:
             cell.outputs.append(_error_output(error))
-        elif value is not None:
-            cell.outputs.append(new_output("execute_result", data={"text/plain": repr(value)},
+        elif isinstance(value, Credit):
+            # nbgrader reads a number in the last output as the cell's partial score.
+            points = float(cell.metadata["nbgrader"]["points"]) * value.fraction
+            cell.outputs.append(new_output("stream", name="stdout", text=value.message + "\n"))
+            cell.outputs.append(new_output("execute_result", data={"text/plain": f"{points:g}"},
                                            execution_count=self._execution_count))
+        elif value is not None:
+            # Shown as text, never as a result: nbgrader would read a number there as
+            # partial credit, and a test's last value may come from the submission.
+            cell.outputs.append(new_output("stream", name="stdout", text=repr(value) + "\n"))

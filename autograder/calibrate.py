@@ -1,0 +1,99 @@
+"""Calibrating speed thresholds on the grading machine from the reference solution.
+
+`autograder calibrate ASSIGNMENT` runs the instructor's notebook (solutions and hidden
+tests) through the same isolated grading step several times, records the speedup of
+every speed check, and stores thresholds derived from the median with the machine's
+fingerprint in `<course dir>/calibration.json`. Grading refuses to judge speed with a
+calibration from another machine unless told to.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+from autograder.defaults import CALIBRATION_RUNS
+from autograder.preprocessors import IsolatedExecute
+from autograder.preprocessors.isolated_execute import is_test_cell
+from autograder.release import SOLUTIONS_DIR, read_source, source_notebooks
+from autograder.speed import Calibration, CalibrationError
+from coursekit.machine import describe_machine
+
+CALIBRATION_FILE = "calibration.json"
+_CHECK_ID = re.compile(r"""speed_check\(\s*["']([^"']+)["']""")
+
+
+def calibration_path(course_dir: Path) -> Path:
+    return Path(course_dir) / CALIBRATION_FILE
+
+
+def speed_check_ids(assignment: str, solutions_dir: Path = SOLUTIONS_DIR) -> set[str]:
+    """The ids of every speed check in the assignment's hidden tests."""
+    return {check for path in source_notebooks(assignment, solutions_dir)
+            for check in _CHECK_ID.findall(path.read_text())}
+
+
+def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
+              solutions_dir: Path = SOLUTIONS_DIR, progress: Callable[[str], None] = print) -> Calibration:
+    """Measure the reference solution `runs` times and save the thresholds; return them."""
+    if runs < 1:
+        raise CalibrationError("runs must be at least 1")
+    wanted = speed_check_ids(assignment, solutions_dir)
+    if not wanted:
+        raise CalibrationError(f"{assignment!r} has no speed checks: nothing to calibrate")
+    measurements: dict[str, list[float]] = {}
+    for run in range(1, runs + 1):
+        for path in source_notebooks(assignment, solutions_dir):
+            nb, resources = IsolatedExecute(calibrating=True).preprocess(read_source(path), {})
+            _require_all_tests_pass(nb, path)
+            for check, values in resources["speed_measurements"].items():
+                measurements.setdefault(check, []).extend(values)
+        progress(f"run {run}/{runs}: " + ", ".join(f"{k} {v[-1]:.2f}x" for k, v in sorted(measurements.items())))
+    missing = wanted - set(measurements)
+    if missing:
+        raise CalibrationError(f"the reference solution never reached these checks: {sorted(missing)}")
+    fresh = Calibration.from_measurements(measurements)
+    path = calibration_path(course_dir)
+    if path.exists():
+        previous = Calibration.load(path)
+        if previous.fingerprint == fresh.fingerprint:  # keep the other assignments' checks
+            fresh.checks = previous.checks | fresh.checks
+            fresh.measurements = previous.measurements | fresh.measurements
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh.save(path)
+    return fresh
+
+
+def _require_all_tests_pass(nb, path: Path) -> None:
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            if errors:
+                raise CalibrationError(
+                    f"the reference solution in {path} fails {cell.metadata['nbgrader']['grade_id']}: "
+                    f"{errors[0].ename}: {errors[0].evalue}")
+
+
+def calibration_for_grading(assignment: str, course_dir: Path, force: bool = False,
+                            solutions_dir: Path = SOLUTIONS_DIR) -> Path | None:
+    """The calibration file to grade `assignment` with, or None if it has no speed checks."""
+    wanted = speed_check_ids(assignment, solutions_dir)
+    if not wanted:
+        return None
+    path = calibration_path(course_dir)
+    if not path.exists():
+        raise CalibrationError(f"{assignment!r} has speed checks but {path} does not exist: "
+                               f"run `autograder calibrate {assignment}` on this machine first")
+    calibration = Calibration.load(path)
+    here = describe_machine()
+    if calibration.fingerprint != here.fingerprint and not force:
+        raise CalibrationError(
+            f"{path} was measured on another machine ({calibration.machine.get('cpu_model')}, "
+            f"fingerprint {calibration.fingerprint}); this is {here.cpu_model} ({here.fingerprint}). "
+            f"Run `autograder calibrate {assignment}` here, or pass --force-calibration to use it anyway")
+    missing = wanted - set(calibration.checks)
+    if missing:
+        raise CalibrationError(f"{path} has no thresholds for {sorted(missing)}: "
+                               f"run `autograder calibrate {assignment}`")
+    return path

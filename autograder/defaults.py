@@ -1,0 +1,13 @@
+"""Defaults shared by the command line and the grading pipeline (cheap to import)."""
+
+from pathlib import Path
+
+# Where instructors grade, relative to where they run the CLI (ignored by git).
+DEFAULT_COURSE_DIR = Path("grading")
+# Seconds one test cell may take in the grader. The slowest checks time a kernel
+# against its baseline several times over; a minute is plenty, five leaves room for
+# a slow grading machine without letting a stalled submission hold the class.
+TEST_CELL_TIMEOUT = 300
+# Runs of the reference solution per calibration: the median of three is robust to one
+# disturbed run and keeps calibration to a few minutes per assignment.
+CALIBRATION_RUNS = 3

@@ -1,0 +1,275 @@
+"""Speed checks: a submission's kernel against a baseline, timed in the same run.
+
+A hidden test calls `speed_check(check_id, candidate, baseline, make_inputs)`. While
+grading, the candidate runs in the submission's process and the baseline in a clean
+process of its own, on identical inputs built in each from one seed drawn at grading
+time. Correctness gates speed: the first call of each is compared before anything is
+timed. Then the two are timed in interleaved rounds by the grader's own clock around
+each request (never by a clock inside the submission); the submission's process is
+stopped while the baseline runs, so it cannot slow the baseline down. The verdict is the
+median ratio, judged against thresholds calibrated on this machine from the reference
+solution (`autograder calibrate`), never against typed seconds.
+
+Outside the grader (an instructor running a solution notebook) both run locally and the
+ratio is printed, not judged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import statistics
+import tempfile
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from coursekit.machine import describe_machine
+from autograder.sandbox import Remote, StudentProcess, process_of, ref_of
+
+# Each timed request runs the kernel for at least this long, so the request's own
+# overhead (a pipe round trip, about 0.1 ms) stays under 1% of what is measured.
+MIN_REQUEST_SECONDS = 0.05
+# Interleaved rounds per check; the median of 7 ratios moves by a few percent between
+# gradings on a quiet machine and survives one loaded core (the tests check both).
+ROUNDS = 7
+# Thresholds are set on a log scale, because speedups multiply: full credit from the
+# square root of the reference speedup (half its orders of magnitude), nothing at or
+# below its fifth root. A reference 16x faster than the baseline gives full credit from
+# 4x and none below 1.74x; a reference 1.5x faster, full from 1.22x, none below 1.08x.
+# Either way an unoptimised kernel (1x) gets nothing.
+FULL_CREDIT_EXPONENT = 0.5
+ZERO_CREDIT_EXPONENT = 0.2
+# Partial credit moves in these steps, so noise near a boundary rarely changes a grade.
+CREDIT_STEP = 0.25
+# One lock per machine: two graders never time kernels at the same moment.
+TIMING_LOCK = Path(tempfile.gettempdir()) / "kernels-autograder-timing.lock"
+CALIBRATION_VERSION = 1
+# Bound when the grader starts, before any submission could patch the time module.
+_CLOCK = time.perf_counter
+
+
+class CalibrationError(Exception):
+    """No usable calibration for a speed check on this machine."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Speedups that earn full and zero credit for one check on one machine."""
+
+    reference_speedup: float
+    full_credit: float
+    zero_credit: float
+
+    @classmethod
+    def from_reference(cls, speedup: float) -> "Threshold":
+        return cls(speedup, speedup ** FULL_CREDIT_EXPONENT, speedup ** ZERO_CREDIT_EXPONENT)
+
+    def credit(self, speedup: float) -> float:
+        if speedup >= self.full_credit:
+            return 1.0
+        if speedup <= self.zero_credit or self.full_credit <= self.zero_credit:
+            return 0.0
+        fraction = math.log(speedup / self.zero_credit) / math.log(self.full_credit / self.zero_credit)
+        return math.floor(fraction / CREDIT_STEP) * CREDIT_STEP
+
+
+@dataclass
+class Calibration:
+    """Thresholds per check, measured on one machine (named by its fingerprint)."""
+
+    machine: dict
+    checks: dict[str, Threshold] = field(default_factory=dict)
+    measurements: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.machine["fingerprint"]
+
+    def save(self, path: Path) -> None:
+        data = {"version": CALIBRATION_VERSION, "machine": self.machine,
+                "checks": {k: asdict(v) for k, v in sorted(self.checks.items())},
+                "measurements": self.measurements}
+        Path(path).write_text(json.dumps(data, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> "Calibration":
+        data = json.loads(Path(path).read_text())
+        if data.get("version") != CALIBRATION_VERSION:
+            raise CalibrationError(f"{path} was written by another version of the grader; calibrate again")
+        return cls(data["machine"], {k: Threshold(**v) for k, v in data["checks"].items()},
+                   data.get("measurements", {}))
+
+    @classmethod
+    def from_measurements(cls, measurements: dict[str, list[float]]) -> "Calibration":
+        """Thresholds from repeated runs of the reference solution: the median of each check."""
+        return cls(describe_machine().as_dict(),
+                   {k: Threshold.from_reference(statistics.median(v)) for k, v in measurements.items()},
+                   measurements)
+
+
+@dataclass(frozen=True)
+class Credit:
+    """The share of a test cell's points a speed check earned, with the reason in words."""
+
+    fraction: float
+    message: str
+
+
+@dataclass
+class SpeedContext:
+    """What speed checks need while a notebook is graded or calibrated."""
+
+    calibration: Calibration | None = None
+    calibrating: bool = False
+    measurements: dict[str, list[float]] = field(default_factory=dict)
+    seed: int = field(default_factory=lambda: int.from_bytes(os.urandom(4), "little"))
+    _reference: StudentProcess | None = None
+
+    def reference_process(self) -> StudentProcess:
+        """A clean process, with no submission code in it, for baselines (started once)."""
+        if self._reference is None or not self._reference.alive:
+            self._reference = StudentProcess()
+            self._reference.start()
+        return self._reference
+
+    def close(self) -> None:
+        if self._reference is not None:
+            self._reference.close()
+            self._reference = None
+
+
+_ACTIVE_SPEED: ContextVar[SpeedContext | None] = ContextVar("active_speed_context", default=None)
+
+
+@contextmanager
+def speed_context(context: SpeedContext):
+    token = _ACTIVE_SPEED.set(context)
+    try:
+        yield context
+    finally:
+        _ACTIVE_SPEED.reset(token)
+
+
+@contextmanager
+def _timing_lock():
+    with TIMING_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def assert_same_result(expected, actual) -> None:
+    """The default correctness gate: equal shapes, values within float32 rounding."""
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    assert actual.shape == expected.shape, f"wrong shape {actual.shape}, expected {expected.shape}"
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+class _Side:
+    """One kernel, its inputs and its process, timed by the grader's clock."""
+
+    def __init__(self, function, make_inputs, seed: int, process: StudentProcess | None):
+        self.process = process
+        if process is None:  # local: no grader, no processes
+            self.function, self.args = function, make_inputs(seed)
+        else:
+            self.function = function if isinstance(function, Remote) else process.put(function)
+            factory = process.put(make_inputs)
+            self.args = process.call(ref_of(factory), (seed,), {}, keep=True)
+        self.loops = 1
+
+    def first_result(self):
+        if self.process is None:
+            return self.function(*self.args)
+        return self.process.apply(self.function, self.args, want_result=True)
+
+    def seconds_per_call(self) -> float:
+        clock = _CLOCK
+        started = clock()
+        if self.process is None:
+            for _ in range(self.loops):
+                self.function(*self.args)
+        else:
+            self.process.apply(self.function, self.args, loops=self.loops)
+        return (clock() - started) / self.loops
+
+    def calibrate_loops(self) -> None:
+        """Double the loop count until one request lasts MIN_REQUEST_SECONDS (as pyperf does)."""
+        while self.seconds_per_call() * self.loops < MIN_REQUEST_SECONDS:
+            self.loops *= 2
+
+
+def _timed(side: _Side, paused: StudentProcess | None) -> float:
+    if paused is None:
+        return side.seconds_per_call()
+    with paused.suspended():
+        return side.seconds_per_call()
+
+
+def _measure(candidate: _Side, baseline: _Side, student: StudentProcess | None) -> list[float]:
+    """Ratios of ROUNDS interleaved rounds; the submission sleeps while the baseline runs."""
+    ratios = []
+    for round_number in range(ROUNDS):
+        # Alternate which side goes first, so a slow drift affects both alike.
+        if round_number % 2 == 0:
+            baseline_time, candidate_time = _timed(baseline, student), _timed(candidate, None)
+        else:
+            candidate_time, baseline_time = _timed(candidate, None), _timed(baseline, student)
+        ratios.append(baseline_time / candidate_time)
+    return ratios
+
+
+def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Callable, *,
+                compare: Callable = assert_same_result, baseline_name: str = "the baseline") -> Credit:
+    """Time `candidate` against `baseline` on `make_inputs(seed)`; return the credit earned.
+
+    `make_inputs(seed)` returns the argument tuple; it runs in each process, so both get
+    the same inputs without copying them. `compare(expected, actual)` raises
+    AssertionError when the candidate's result is wrong, which fails the check outright.
+    Make the call the last line of its test cell: the grader turns the returned Credit
+    into that cell's partial points.
+    """
+    context = _ACTIVE_SPEED.get()
+    student = process_of(candidate) if isinstance(candidate, Remote) else None
+    if student is not None and context is None:
+        raise CalibrationError("speed_check needs a speed context while grading")
+    threshold = None
+    if context is not None and not context.calibrating:
+        if context.calibration is None or check_id not in context.calibration.checks:
+            raise CalibrationError(f"no calibration for {check_id!r}: run `autograder calibrate` "
+                                   f"on this grading machine first")
+        threshold = context.calibration.checks[check_id]
+    seed = context.seed if context is not None else 0
+    reference = context.reference_process() if student is not None else None
+    baseline_side = _Side(baseline, make_inputs, seed, reference)
+    candidate_side = _Side(candidate, make_inputs, seed, student)
+
+    compare(baseline_side.first_result(), candidate_side.first_result())  # also the warm-up
+    with _timing_lock():
+        baseline_side.calibrate_loops()
+        candidate_side.calibrate_loops()
+        ratios = _measure(candidate_side, baseline_side, student)
+    speedup = statistics.median(ratios)
+    spread = (max(ratios) - min(ratios)) / speedup
+    measured = (f"{check_id}: {speedup:.2f}x faster than {baseline_name} (median of {ROUNDS} "
+                f"interleaved rounds, spread {spread:.0%}, input seed {seed})")
+    if context is not None and context.calibrating:
+        context.measurements.setdefault(check_id, []).append(speedup)
+        return Credit(1.0, measured + " - recorded for calibration")
+    if threshold is None:
+        return Credit(1.0, measured + " - not judged outside the grader")
+    credit = threshold.credit(speedup)
+    verdict = ("full credit" if credit == 1 else "no credit" if credit == 0 else f"{credit:.0%} of the credit")
+    return Credit(credit, f"{measured}. Full credit from {threshold.full_credit:.2f}x, none at or "
+                          f"below {threshold.zero_credit:.2f}x (the reference solution is "
+                          f"{threshold.reference_speedup:.2f}x on this machine): {verdict}.")

@@ -1,0 +1,153 @@
+"""Speed checks: ratios measured in one run, judged by calibration, stable under load."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+
+import cloudpickle
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Limits, StudentProcess
+from autograder.speed import (Calibration, Credit, SpeedContext, Threshold, speed_check,
+                              speed_context)
+
+# A kernel and a baseline whose speed differs by a large, machine-independent factor:
+# numpy's vectorised sum against a Python loop over the same 20,000 floats.
+KERNELS = """
+import numpy as np
+
+def fast_sum(x):
+    return float(np.sum(x))
+
+def wrong_sum(x):
+    return float(np.sum(x)) + 1.0
+
+def naive_sum(x):
+    total = 0.0
+    for value in x.tolist():
+        total += value
+    return total
+"""
+
+# The baseline and input factory below travel to the grader's processes by value, as
+# functions defined in a hidden test cell do.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def loop_sum(x):
+    total = 0.0
+    for value in x.tolist():
+        total += value
+    return total
+
+
+def make_inputs(seed):
+    return (np.random.default_rng(seed).random(20_000),)
+
+
+def compare_sums(expected, actual):
+    assert np.isclose(expected, actual), f"sum {actual} differs from {expected}"
+
+
+@pytest.fixture(scope="module")
+def student():
+    with StudentProcess(Limits(call_timeout=60)) as process:
+        process.run_cells([(0, KERNELS)])
+        yield process
+
+
+def check(student, name, context):
+    with speed_context(context):
+        return speed_check("sum.fast", student.get(name), loop_sum, make_inputs,
+                           compare=compare_sums, baseline_name="a Python loop")
+
+
+@pytest.fixture(scope="module")
+def calibration(student):
+    context = SpeedContext(calibrating=True)
+    try:
+        for _ in range(2):
+            check(student, "fast_sum", context)
+    finally:
+        context.close()
+    assert min(context.measurements["sum.fast"]) > 3, "numpy's sum is far faster than a Python loop"
+    return Calibration.from_measurements(context.measurements)
+
+
+def grade(student, name, calibration) -> Credit:
+    context = SpeedContext(calibration=calibration)
+    try:
+        return check(student, name, context)
+    finally:
+        context.close()
+
+
+def test_thresholds_never_reward_an_unoptimised_kernel():
+    for reference in (1.3, 1.5, 4.0, 16.0, 200.0):
+        threshold = Threshold.from_reference(reference)
+        assert threshold.credit(1.0) == 0
+        assert threshold.credit(reference) == 1
+        assert 1 < threshold.zero_credit < threshold.full_credit < reference
+        credits = [threshold.credit(s) for s in np.geomspace(1, reference, 50)]
+        assert credits == sorted(credits), "more speed never earns less"
+        assert set(credits) <= {0, 0.25, 0.5, 0.75, 1.0}
+
+
+def test_calibration_round_trips_through_its_file(calibration, tmp_path):
+    calibration.save(tmp_path / "c.json")
+    loaded = Calibration.load(tmp_path / "c.json")
+    assert loaded.checks == calibration.checks and loaded.fingerprint == calibration.fingerprint
+
+
+def test_reference_speed_gets_full_credit_and_says_why(student, calibration):
+    credit = grade(student, "fast_sum", calibration)
+    assert credit.fraction == 1
+    assert "faster than a Python loop" in credit.message and "full credit" in credit.message
+
+
+def test_the_baseline_itself_never_passes(student, calibration):
+    assert grade(student, "naive_sum", calibration).fraction == 0
+
+
+def test_a_wrong_result_earns_no_speed_credit(student, calibration):
+    with pytest.raises(AssertionError, match="differs"):
+        grade(student, "wrong_sum", calibration)
+
+
+def test_uncalibrated_grading_stops_with_a_reason(student):
+    with pytest.raises(Exception, match="autograder calibrate"):
+        grade(student, "fast_sum", Calibration(machine={"fingerprint": "x"}))
+
+
+def _burn():
+    while True:
+        pass
+
+
+def test_verdicts_are_stable_also_while_another_process_loads_a_core(student, calibration):
+    verdicts = [grade(student, name, calibration).fraction for name in ("fast_sum", "naive_sum") * 2]
+    load = multiprocessing.get_context("fork").Process(target=_burn, daemon=True)
+    load.start()
+    try:
+        loaded = [grade(student, name, calibration).fraction for name in ("fast_sum", "naive_sum") * 2]
+    finally:
+        load.kill()
+    assert verdicts == loaded == [1, 0, 1, 0]
+
+
+def test_a_submission_cannot_slow_the_baseline_down(calibration):
+    # Busy child processes started by the submission would steal the baseline's CPU if
+    # the submission kept running while the baseline is timed.
+    hog = KERNELS + (
+        "\nimport multiprocessing\n"
+        "def _spin():\n    while True:\n        pass\n"
+        f"_hogs = [multiprocessing.get_context('fork').Process(target=_spin, daemon=True) for _ in range({os.cpu_count() or 1})]\n"
+        "for _h in _hogs:\n    _h.start()\n"
+        )
+    with StudentProcess(Limits(call_timeout=120)) as process:
+        process.run_cells([(0, hog)])
+        assert grade(process, "naive_sum", calibration).fraction == 0
