@@ -15,16 +15,23 @@ from contextvars import ContextVar
 from autograder.sandbox import ref_of
 
 _ACTIVE_PROCESS: ContextVar = ContextVar("active_student_process", default=None)
+_SUBMISSION_SOURCE: ContextVar[str] = ContextVar("submission_source", default="")
 
 
 @contextmanager
-def grading_with(process):
-    """Make `remote` and `remote_call` target `process` inside the block."""
-    token = _ACTIVE_PROCESS.set(process)
+def grading_with(process, source: str = ""):
+    """Inside the block, `remote` targets `process` and `submission_source()` is `source`."""
+    tokens = _ACTIVE_PROCESS.set(process), _SUBMISSION_SOURCE.set(source)
     try:
         yield
     finally:
-        _ACTIVE_PROCESS.reset(token)
+        _ACTIVE_PROCESS.reset(tokens[0])
+        _SUBMISSION_SOURCE.reset(tokens[1])
+
+
+def submission_source() -> str:
+    """The code the student wrote (solution cells and cells they added); '' outside the grader."""
+    return _SUBMISSION_SOURCE.get()
 
 
 def remote(obj):

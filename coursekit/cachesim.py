@@ -2,8 +2,9 @@
 
 Containers expose no hardware cache counters, so the course counts misses by replaying
 address traces through a model cache: set-associative, with true LRU replacement per set.
-The trace generators emit the loads of a matrix multiply in any loop order, or tiled, so a
-chapter can show why loop order and blocking change the miss count.
+Producing the traces of a kernel is left to the student (the `matmul` assignment): it is
+where locality becomes concrete. `matrix_bases` fixes where the matrices live, so every
+trace of C = A @ B uses one layout and traces can be compared.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from coursekit.machine import read_caches
 DEFAULT_LINE_BYTES = 64
 # Matrices start on page boundaries, as a large allocation does, so no two share a line.
 PAGE_BYTES = 4096
-# Loop orders of C = A @ B, outermost loop first; all compute the same product.
-LOOP_ORDERS = ("ijk", "ikj", "jik", "jki", "kij", "kji")
 # Tag of a way that holds no line yet: traces are non-negative, so no line matches it.
 EMPTY_TAG = -1
 
@@ -156,72 +155,16 @@ def simulate_hierarchy(addresses, configs: list[CacheConfig]) -> list[CacheStats
     return levels
 
 
-def _bases(n: int, m: int, p: int, itemsize: int) -> np.ndarray:
-    """Start addresses of A (n x m), B (m x p) and C (n x p), each on its own pages."""
+def matrix_bases(n: int, m: int, p: int, itemsize: int = 8) -> np.ndarray:
+    """Start addresses of A (n x m), B (m x p) and C (n x p) for traces of C = A @ B.
+
+    Each matrix starts on a fresh page, as a large allocation does, so no two share a line.
+    Every trace in the course uses this layout, so that traces can be compared.
+    """
+    _require_positive_ints(n=n, m=m, p=p, itemsize=itemsize)
+
     def after(start: int, nbytes: int) -> int:
         return -(-(start + nbytes) // PAGE_BYTES) * PAGE_BYTES
 
     b = after(0, n * m * itemsize)
     return np.array([0, b, after(b, m * p * itemsize)], np.int64)
-
-
-@numba.njit(cache=False)
-def _emit(out, t, i, k, j, m, p, bases, itemsize):
-    """Write the three accesses of one innermost iteration C[i,j] += A[i,k] * B[k,j] at out[t:t+3]."""
-    out[t] = bases[0] + (i * m + k) * itemsize
-    out[t + 1] = bases[1] + (k * p + j) * itemsize
-    out[t + 2] = bases[2] + (i * p + j) * itemsize
-
-
-@numba.njit(cache=False)
-def _naive_trace(n, m, p, axes, bases, itemsize):
-    """Loop `axes` (0 = i, 1 = j, 2 = k), outermost first, over the extents n, p, m of i, j, k."""
-    extent = np.array([n, p, m], np.int64)
-    ijk = np.zeros(3, np.int64)
-    out = np.empty(3 * n * m * p, np.int64)
-    t = 0
-    for a in range(extent[axes[0]]):
-        ijk[axes[0]] = a
-        for b in range(extent[axes[1]]):
-            ijk[axes[1]] = b
-            for c in range(extent[axes[2]]):
-                ijk[axes[2]] = c
-                _emit(out, t, ijk[0], ijk[2], ijk[1], m, p, bases, itemsize)
-                t += 3
-    return out
-
-
-@numba.njit(cache=False)
-def _blocked_trace(n, m, p, block, bases, itemsize):
-    out = np.empty(3 * n * m * p, np.int64)
-    t = 0
-    for ii in range(0, n, block):
-        for jj in range(0, p, block):
-            for kk in range(0, m, block):
-                for i in range(ii, min(ii + block, n)):
-                    for k in range(kk, min(kk + block, m)):
-                        for j in range(jj, min(jj + block, p)):
-                            _emit(out, t, i, k, j, m, p, bases, itemsize)
-                            t += 3
-    return out
-
-
-def matmul_trace(n: int, m: int, p: int, order: str = "ijk", itemsize: int = 8) -> np.ndarray:
-    """Byte addresses read by C = A @ B (A n x m, B m x p, C-order) in a given loop order.
-
-    Each innermost iteration reads A[i,k], B[k,j] and C[i,j], in that order.
-    """
-    _require_positive_ints(n=n, m=m, p=p, itemsize=itemsize)
-    if order not in LOOP_ORDERS:
-        raise ValueError(f"order must be one of {', '.join(LOOP_ORDERS)}, got {order!r}")
-    axes = np.array(["ijk".index(letter) for letter in order], np.int64)
-    return _naive_trace(n, m, p, axes, _bases(n, m, p, itemsize), itemsize)
-
-
-def blocked_matmul_trace(n: int, m: int, p: int, block: int = 32, itemsize: int = 8) -> np.ndarray:
-    """Like matmul_trace, but tiled: tiles ii, jj, kk outside, i, k, j within a tile (edge tiles smaller).
-
-    A tile of each matrix is reused block times while it is still cached, which is the point of tiling.
-    """
-    _require_positive_ints(n=n, m=m, p=p, block=block, itemsize=itemsize)
-    return _blocked_trace(n, m, p, block, _bases(n, m, p, itemsize), itemsize)

@@ -44,9 +44,13 @@ class MachineInfo:
 
     @property
     def fingerprint(self) -> str:
-        """Short hash of what decides speed ratios: CPU, ISA, caches, library versions."""
+        """Short hash of what decides speed ratios: CPU, ISA, caches, library versions.
+
+        The BLAS line is left out: which BLAS threadpoolctl lists first depends on what the
+        process imported (numpy's and scipy's OpenBLAS), and numpy's version fixes its own.
+        """
         key = repr((self.cpu_model, self.usable_cpus, self.isa, self.caches,
-                    self.numpy, self.numba, self.blas, sorted(self.openblas_env.items())))
+                    self.numpy, self.numba, sorted(self.openblas_env.items())))
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def cache_bytes(self, level: int) -> int | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from coursekit import cachesim, machine
-from coursekit.cachesim import (CacheConfig, blocked_matmul_trace, matmul_trace, miss_mask, simulate,
+from coursekit.cachesim import (CacheConfig, matrix_bases, miss_mask, simulate,
                                 simulate_hierarchy)
 
 LINE = 64
@@ -124,32 +124,8 @@ def test_from_machine_reads_the_data_cache_of_the_level(tmp_path, monkeypatch):
         CacheConfig.from_machine(3)
 
 
-def test_matmul_trace_reads_a_b_then_c_in_c_order():
-    n, m, p = 5, 7, 3
-    trace = matmul_trace(n, m, p)
-    assert trace.dtype == np.int64 and trace.size == 3 * n * m * p
-    b, c = 4096, 8192  # A takes 280 bytes, B 168: each starts on the next page
-    # i = j = 0, k = 0 then k = 1: A[0,0] B[0,0] C[0,0] A[0,1] B[1,0] C[0,0]
-    assert trace[:6].tolist() == [0, b, c, 8, b + p * 8, c]
-
-
-def test_every_loop_order_and_tiling_visits_the_same_addresses():
-    n, m, p = 37, 29, 41
-    reference = np.sort(matmul_trace(n, m, p))
-    for order in cachesim.LOOP_ORDERS:
-        np.testing.assert_array_equal(np.sort(matmul_trace(n, m, p, order=order)), reference)
-    np.testing.assert_array_equal(np.sort(blocked_matmul_trace(n, m, p, block=16)), reference)
-
-
-def test_bad_loop_order_is_rejected():
-    with pytest.raises(ValueError, match="order must be one of"):
-        matmul_trace(4, 4, 4, order="iik")
-
-
-def test_tiling_cuts_l1_misses_when_the_matrices_do_not_fit():
-    n = 192  # three 288 KiB float64 matrices against a 32 KiB L1
-    naive = simulate(matmul_trace(n, n, n), L1)
-    blocked = simulate(blocked_matmul_trace(n, n, n, block=32), L1)
-    print(f"n={n}: naive ijk {naive.misses} misses, blocked {blocked.misses}, "
-          f"ratio {blocked.misses / naive.misses:.3f}")
-    assert blocked.misses <= 0.6 * naive.misses
+def test_matrices_start_on_separate_pages():
+    bases = matrix_bases(3, 5, 7, itemsize=4)
+    assert bases[0] == 0 and bases[1] == 4096 and bases[2] == 8192
+    big = matrix_bases(64, 64, 64)  # 32 KiB each: eight pages
+    assert list(big) == [0, 32768, 65536]

@@ -104,6 +104,9 @@ class IsolatedExecute(Execute):
         return nb, resources
 
     def _run_notebook(self, nb, resources):
+        self._submission_source = "\n\n".join(
+            c.source for c in nb.cells
+            if c.cell_type == "code" and not is_test_cell(c) and not is_instructor_cell(c))
         self._execution_count = 0
         process = None
         namespace: dict = {}
@@ -192,7 +195,7 @@ class IsolatedExecute(Execute):
         printed = io.StringIO()
         value = error = None
         with contextlib.ExitStack() as stack:
-            stack.enter_context(grading_with(process))
+            stack.enter_context(grading_with(process, self._submission_source))
             stack.enter_context(contextlib.redirect_stdout(printed))
             stack.enter_context(contextlib.redirect_stderr(printed))
             stack.enter_context(warnings.catch_warnings())
