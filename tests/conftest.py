@@ -24,6 +24,10 @@ def built_site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "force"
+    # The copied config lives elsewhere: local extension paths must stay anchored here.
+    extensions = config.get("sphinx", {}).get("local_extensions", {})
+    for name, path in extensions.items():
+        extensions[name] = str(ROOT / path)
     config_path = out / "_config.yml"
     config_path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
