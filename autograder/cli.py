@@ -1,4 +1,4 @@
-"""`autograder`: the instructor's command line (release, check-sync, calibrate, grade, export, feedback)."""
+"""`autograder`: the instructor's command line (release, check-sync, student-release, calibrate, grade, export, feedback)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ EXAMPLES = """\
 examples:
   autograder release                          regenerate assignments/ from solutions/
   autograder check-sync                       fail with a diff if assignments/ is stale
+  autograder student-release ../student --branch student   the tree students clone
   autograder calibrate matmul                 measure speed thresholds on this machine
   autograder grade profiler submissions.zip   grade a class into grading/gradebook.db
   autograder export profiler -o grades.csv    one row per student, one column per test
@@ -38,6 +39,17 @@ def _check_sync(args) -> int:
               file=sys.stderr)
         return 1
     print("assignments/ matches a fresh generation from solutions/.")
+    return 0
+
+
+def _student_release(args) -> int:
+    from autograder.student_release import build_tree, commit_to_branch
+
+    files = build_tree(args.out)
+    print(f"wrote {len(files)} files to {args.out}; no solution or hidden test found in them")
+    if args.branch:
+        commit = commit_to_branch(args.out, args.branch)
+        print(f"committed them as branch {args.branch} ({commit[:12]}): point Binder at it")
     return 0
 
 
@@ -107,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
                                             "compare it with assignments/; exit 1 with a diff if not equal.")
     check.set_defaults(run=_check_sync)
 
+    student = commands.add_parser("student-release", help="write the student tree (no solutions)",
+                                  description="Write what students get (book sources without "
+                                              "instructor pages, assignments, coursekit, binder, a "
+                                              "README) into a new folder, check it for leaks, and "
+                                              "optionally commit it to a branch for Binder.")
+    student.add_argument("out", type=Path, help="new folder to write the student tree into")
+    student.add_argument("--branch", help="also commit the tree as this branch of the repository")
+    student.set_defaults(run=_student_release)
+
     def course_command(name, help_text, description):
         command = commands.add_parser(name, help=help_text, description=description)
         command.add_argument("assignment", help="assignment name, e.g. profiler")
@@ -154,11 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.grading import GradingError
     from autograder.release import ReleaseError
     from autograder.speed import CalibrationError
+    from autograder.student_release import LeakError
     from autograder.submissions import SubmissionsError
 
     try:
         return args.run(args)
-    except (CalibrationError, GradingError, ReleaseError, SubmissionsError) as exc:
+    except (CalibrationError, GradingError, LeakError, ReleaseError, SubmissionsError,
+            FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import run_cli
 
-COMMANDS = ["release", "check-sync", "calibrate", "grade", "export", "feedback"]
+COMMANDS = ["release", "check-sync", "student-release", "calibrate", "grade", "export", "feedback"]
 
 
 def test_main_help_lists_every_command_and_examples():

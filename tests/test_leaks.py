@@ -6,7 +6,7 @@ import pytest
 
 from autograder.release import ASSIGNMENTS_DIR
 from conftest import ROOT
-from leaks import find_leaks, secret_lines
+from autograder.leaks import find_leaks, secret_lines
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,8 @@
-"""Finding instructor-only text (solutions, hidden tests) in what students and readers get."""
+"""Finding instructor-only text (solutions, hidden tests) in what students and readers get.
+
+Used by the student release (which refuses to write a tree that leaks) and by the tests
+(assignments/, book/ and the built site, `_sources` included).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,12 @@ import nbformat
 from autograder.release import SOLUTIONS_DIR
 
 BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL)
-# Lines shorter than this (`return x`, `else:`) occur in any code; longer ones identify.
-MIN_DISTINCTIVE_CHARS = 24
+# A leak is a solution copied out, which brings several lines along. So a secret is two
+# consecutive lines of a block (at least this long together), or one line long enough
+# to be unique on its own; a single short line such as `rng = np.random.default_rng(seed)`
+# occurs in any numeric code and proves nothing.
+MIN_PAIR_CHARS = 40
+MIN_SINGLE_LINE_CHARS = 60
 TEXT_SUFFIXES = {".md", ".ipynb", ".html", ".txt", ".py", ".js", ".json", ".yml", ".yaml"}
 
 
@@ -21,19 +29,21 @@ def _squash(text: str) -> str:
 
 
 def secret_lines(solutions_dir: Path = SOLUTIONS_DIR) -> set[str]:
-    """Distinctive lines of every solution and hidden-test block in the sources.
+    """Distinctive snippets of every solution and hidden-test block in the sources.
 
-    A line that the public part of the same notebook also shows (a visible test's
+    Text that the public part of the same notebook also shows (a visible test's
     `with pytest.raises(TypeError):`) is not a secret.
     """
-    lines = set()
+    secrets = set()
     for source in solutions_dir.rglob("*.md"):
         text = source.read_text()
-        public = {_squash(line) for line in BLOCK.sub("", text).splitlines()}
+        public = _squash(BLOCK.sub("", text))
         for _, block in BLOCK.findall(text):
-            lines.update(s for s in map(_squash, block.splitlines())
-                         if len(s) >= MIN_DISTINCTIVE_CHARS and s not in public)
-    return lines
+            lines = [line for line in map(_squash, block.splitlines()) if line]
+            candidates = [line for line in lines if len(line) >= MIN_SINGLE_LINE_CHARS]
+            candidates += [f"{a} {b}" for a, b in zip(lines, lines[1:]) if len(a) + len(b) >= MIN_PAIR_CHARS]
+            secrets.update(c for c in candidates if c not in public)
+    return secrets
 
 
 def readable_text(path: Path) -> str:
@@ -51,7 +61,7 @@ def readable_text(path: Path) -> str:
 
 
 def find_leaks(roots: list[Path], secrets: set[str]) -> list[str]:
-    """'file: line' for every secret line found under `roots`."""
+    """'file: snippet' for every secret found under `roots`."""
     found = []
     for root in roots:
         files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]

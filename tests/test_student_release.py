@@ -1,0 +1,106 @@
+"""The student tree: complete for students, empty of instructor material, runnable on Binder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.release import ASSIGNMENTS_DIR
+from autograder.student_release import INSTRUCTOR_PAGES, LeakError, build_tree, commit_to_branch
+from conftest import ROOT
+from student_work import student_notebook
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student") / "tree"
+    build_tree(out)
+    return out
+
+
+def test_tree_has_what_students_need_and_no_instructor_pages(tree):
+    for needed in ("README.md", "_config.yml", "_toc.yml", "binder/requirements.txt",
+                   "coursekit/cachesim.py", "book/intro.md"):
+        assert (tree / needed).is_file(), needed
+    for name in ("solutions", "autograder", "tests", "grading"):
+        assert not (tree / name).exists(), name
+    for page in INSTRUCTOR_PAGES:
+        assert not (tree / f"{page}.md").exists()
+        assert page not in (tree / "_toc.yml").read_text()
+    released = sorted(p.relative_to(ASSIGNMENTS_DIR) for p in ASSIGNMENTS_DIR.rglob("*.ipynb"))
+    assert sorted(p.relative_to(tree / "assignments") for p in (tree / "assignments").rglob("*.ipynb")) == released
+
+
+def test_a_tree_that_would_leak_is_refused(tmp_path, monkeypatch):
+    from autograder import student_release
+
+    monkeypatch.setattr(student_release, "secret_lines", lambda: {"Kernels: hardware-aware performance"})
+    with pytest.raises(LeakError, match="would leak"):
+        build_tree(tmp_path / "out")
+    assert not (tmp_path / "out").exists(), "nothing half-written is left behind"
+
+
+def test_tree_is_committed_to_a_branch_with_history(tree, tmp_path):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    first = commit_to_branch(tree, "student", root=repo)
+    second = commit_to_branch(tree, "student", root=repo)
+    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%H", "student"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert log == [second, first]
+    files = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "--name-only", "student"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert "assignments/profiler/profiler.ipynb" in files and "README.md" in files
+
+
+@pytest.fixture(scope="module")
+def binder_kernel(tree, tmp_path_factory):
+    """A fresh virtual environment made from the student tree's binder/ alone, as a kernel."""
+    venv = tmp_path_factory.mktemp("binder") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt",
+                              "ipykernel"], cwd=tree, capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-3000:]
+    kernels = tmp_path_factory.mktemp("kernels")
+    subprocess.run([python, "-m", "ipykernel", "install", "--prefix", str(kernels), "--name", "binder"],
+                   check=True, capture_output=True)
+    os.environ["JUPYTER_PATH"] = str(kernels / "share" / "jupyter")
+    return "binder"
+
+
+def _run(nb, kernel_name: str, cwd: Path) -> list[tuple[str, str]]:
+    """Execute every cell, keep going after errors; return (cell id, error name) pairs."""
+    NotebookClient(nb, kernel_name=kernel_name, timeout=600, allow_errors=True,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return [(cell.id, output.ename) for cell in nb.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.output_type == "error"]
+
+
+ASSIGNMENT_NAMES = sorted(p.name for p in ASSIGNMENTS_DIR.iterdir() if p.is_dir())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENT_NAMES)
+def test_released_stub_fails_only_where_code_is_missing(binder_kernel, tree, assignment):
+    folder = tree / "assignments" / assignment
+    nb = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
+    errors = _run(nb, binder_kernel, folder)
+    assert errors, "the stubs must fail their visible tests"
+    assert {name for _, name in errors} == {"NotImplementedError"}, errors
+    setup = [c.id for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")
+             and not c.metadata["nbgrader"].get("grade")][:1]
+    assert not set(setup) & {cell for cell, _ in errors}, "the setup cell runs on Binder"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENT_NAMES)
+def test_reference_solution_passes_every_visible_test_on_binder(binder_kernel, tree, assignment):
+    folder = tree / "assignments" / assignment
+    assert _run(student_notebook(assignment, assignment), binder_kernel, folder) == []
