@@ -27,7 +27,7 @@ def _pages() -> list[str]:
     return [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
 
 
-CHAPTERS = [p for p in _pages() if p not in ("book/intro", "book/build_status")]
+CHAPTERS = [p for p in _pages() if p not in ("book/intro", "book/build_status", "book/instructor_guide")]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
