@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from autograder.defaults import CALIBRATION_RUNS, DEFAULT_COURSE_DIR, TEST_CELL_TIMEOUT
+from autograder.defaults import CALIBRATION_RUNS, CALL_TIMEOUT, DEFAULT_COURSE_DIR, TEST_CELL_TIMEOUT
 
 EXAMPLES = """\
 examples:
@@ -58,6 +58,7 @@ def _grader(args):
 
     return ClassGrader(args.course_dir, args.assignment,
                        cell_timeout=getattr(args, "cell_timeout", TEST_CELL_TIMEOUT),
+                       call_timeout=getattr(args, "call_timeout", CALL_TIMEOUT),
                        force_calibration=getattr(args, "force_calibration", False))
 
 
@@ -146,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="judge speed with a calibration measured on another machine")
     grade.add_argument("--cell-timeout", type=int, default=TEST_CELL_TIMEOUT,
                        help="seconds per test cell (default: %(default)s)")
+    grade.add_argument("--call-timeout", type=float, default=CALL_TIMEOUT,
+                       help="seconds one call into the submission may take, running its "
+                            "cells included (default: %(default)s)")
     grade.set_defaults(run=_grade)
 
     calibrate = course_command("calibrate", "measure speed thresholds on this machine",

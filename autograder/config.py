@@ -11,7 +11,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
 from traitlets.config import Config
 
-from autograder.defaults import TEST_CELL_TIMEOUT
+from autograder.defaults import CALL_TIMEOUT, TEST_CELL_TIMEOUT
 from autograder.preprocessors import IsolatedExecute
 
 # The stub that replaces each solution in the student version.
@@ -25,7 +25,8 @@ def _put_venv_tools_on_path() -> None:
         os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT) -> Config:
+def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT,
+                    call_timeout: float = CALL_TIMEOUT) -> Config:
     _put_venv_tools_on_path()
     course_dir = Path(course_dir).resolve()
     c = Config()
@@ -46,6 +47,7 @@ def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT) -> 
     ]
     # Explicit, and inherited by IsolatedExecute: seconds per test cell.
     c.Execute.timeout = cell_timeout
+    c.IsolatedExecute.call_timeout = call_timeout
     # Feedback goes to students: it shows verdicts and messages, never hidden test code.
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]
     return c

@@ -8,6 +8,9 @@ DEFAULT_COURSE_DIR = Path("grading")
 # against its baseline several times over; a minute is plenty, five leaves room for
 # a slow grading machine without letting a stalled submission hold the class.
 TEST_CELL_TIMEOUT = 300
+# Wall-clock seconds one call into a submission may take (running its cells, or one
+# function call from a test); a whole test cell is bounded by TEST_CELL_TIMEOUT.
+CALL_TIMEOUT = 120.0
 # Runs of the reference solution per calibration: the median of three is robust to one
 # disturbed run and keeps calibration to a few minutes per assignment.
 CALIBRATION_RUNS = 3

@@ -27,7 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 
 from autograder.calibrate import calibration_for_grading
 from autograder.config import nbgrader_config
-from autograder.defaults import TEST_CELL_TIMEOUT
+from autograder.defaults import CALL_TIMEOUT, TEST_CELL_TIMEOUT
 from autograder.release import SOLUTIONS_DIR, generate, source_notebooks
 from autograder.submissions import Submission, collect
 
@@ -52,13 +52,14 @@ class ClassGrader:
     """Grades every submission of one assignment into a course directory."""
 
     def __init__(self, course_dir: Path, assignment: str, solutions_dir: Path = SOLUTIONS_DIR,
-                 cell_timeout: int = TEST_CELL_TIMEOUT, force_calibration: bool = False):
+                 cell_timeout: int = TEST_CELL_TIMEOUT, call_timeout: float = CALL_TIMEOUT,
+                 force_calibration: bool = False):
         self.course_dir = Path(course_dir).resolve()
         self.assignment = assignment
         self.solutions_dir = solutions_dir
         self.notebook_names = [p.stem for p in source_notebooks(assignment, solutions_dir)]
         self.force_calibration = force_calibration
-        self.config = nbgrader_config(self.course_dir, cell_timeout)
+        self.config = nbgrader_config(self.course_dir, cell_timeout, call_timeout)
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=self.config), config=self.config)
 
     def _use_calibration(self) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cloudpickle
 
+from autograder.defaults import CALL_TIMEOUT
 from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
                              read_frame, write_frame)
 
@@ -44,7 +45,7 @@ class Limits:
     # CPU seconds for the whole process: a backstop behind the wall-clock limits.
     cpu_seconds: int = 900
     # Wall-clock seconds for one request (running the cells, or one call).
-    call_timeout: float = 120.0
+    call_timeout: float = CALL_TIMEOUT
 
 
 class SandboxError(Exception):

@@ -14,6 +14,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool, Float, Integer, Unicode
 
+from autograder.defaults import CALL_TIMEOUT
 from autograder.sandbox import Limits, StudentProcess
 from autograder.speed import Calibration, Credit, SpeedContext, speed_context
 from autograder.testing import grading_with
@@ -63,11 +64,13 @@ def run_source(source: str, namespace: dict):
 
 
 def _error_output(error: BaseException):
-    frames = traceback.format_exception(type(error), error, error.__traceback__)
-    # Keep the test's own frames and the submission's notes, not the grader's internals.
-    kept = [f for f in frames if "autograder/" not in f and "site-packages" not in f]
-    return new_output("error", ename=type(error).__name__, evalue=str(error),
-                      traceback=[line.rstrip("\n") for line in kept])
+    """The error as feedback: the test's own lines, the verdict, and the submission's notes."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == TEST_CELL_FILENAME]
+    lines = ["Traceback (most recent call last):"]
+    lines += [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
+    lines.append(f"{type(error).__name__}: {error}")
+    lines += getattr(error, "__notes__", [])
+    return new_output("error", ename=type(error).__name__, evalue=str(error), traceback=lines)
 
 
 class IsolatedExecute(Execute):
@@ -78,7 +81,7 @@ class IsolatedExecute(Execute):
         help="Address-space limit of the submission's process, in bytes.",
     ).tag(config=True)
     call_timeout = Float(
-        Limits.call_timeout,
+        CALL_TIMEOUT,
         help="Wall-clock seconds one call into the submission may take "
              "(Execute.timeout bounds a whole test cell).",
     ).tag(config=True)

@@ -1,0 +1,59 @@
+"""Every hostile or broken submission in the corpus gets its expected verdict, in one class."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+
+import pytest
+
+from conftest import run_cli
+from corpus import APPEND, CORPUS
+from student_work import student_notebook, write_submission
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = NOTEBOOK = "profiler"
+# Short limits keep the corpus quick; the defaults are minutes.
+CALL_TIMEOUT = "5"
+
+
+def _apply(edit: str):
+    return (lambda source: source + edit) if edit.startswith(APPEND) else (lambda source: edit)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("corpus")
+    write_submission(subs, "reference", student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
+    for attack in CORPUS:
+        edits = {grade_id: _apply(edit) for grade_id, edit in attack.edits.items()}
+        write_submission(subs, attack.name, student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits), NOTEBOOK)
+    course = tmp_path_factory.mktemp("course")
+    output = run_cli("grade", ASSIGNMENT, subs, "--course-dir", course, "--call-timeout", CALL_TIMEOUT).stdout
+    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", course / "grades.csv")
+    with (course / "grades.csv").open() as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return course, output, rows
+
+
+@pytest.mark.parametrize("attack", CORPUS, ids=[a.name for a in CORPUS])
+def test_attack_gets_its_expected_verdict(graded, attack):
+    course, _, rows = graded
+    row, reference = rows[attack.name], rows["reference"]
+    for test in attack.zero:
+        assert float(row[test]) == 0, f"{attack.name}: {test} should score 0"
+    for test in attack.kept:
+        assert row[test] == reference[test], f"{attack.name}: {test} should keep full marks"
+    feedback = (course / "feedback" / attack.name / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert attack.reason in feedback, f"{attack.name}: the feedback should say {attack.reason!r}"
+
+
+def test_the_reference_is_graded_normally_beside_the_corpus(graded):
+    _, output, rows = graded
+    assert float(rows["reference"]["score"]) == float(rows["reference"]["max_score"])
+    assert f"[{len(rows)}/{len(rows)}]" in output
+
+
+def test_no_process_started_by_a_submission_outlives_grading(graded):
+    left = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split()
+    assert left == [], f"processes left behind by a submission: {left}"
