@@ -1,0 +1,186 @@
+"""The quantization reference solution: exact integer arithmetic, saturation, the model's claims."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from autograder.reference import load_reference
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference("quantization")
+
+
+@pytest.fixture(scope="module")
+def qmodel(ref):
+    return ref.quantize_model(ref.mlp, ref.X_train)
+
+
+def _int8(rng, shape):
+    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+
+
+def test_k_max_is_the_longest_sum_an_int32_accumulator_holds(ref):
+    largest_product = 128 * 128  # (-128) * (-128)
+    assert ref.K_MAX * largest_product <= 2**31 - 1 < (ref.K_MAX + 1) * largest_product
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_the_range_fills_int8_and_zero_is_exact(ref, symmetric):
+    x = np.random.default_rng(0).normal(1.0, 3.0, size=1000)
+    scale, zero_point = ref.choose_qparams(x, symmetric=symmetric)
+    q = ref.quantize(np.array([x.min(), 0.0, x.max()]), scale, zero_point)
+    assert q[1] == zero_point and ref.dequantize(q, scale, zero_point)[1] == 0
+    if symmetric:  # the larger side reaches 127 in magnitude; -128 stays unused
+        assert max(-int(q[0]), int(q[2])) == 127 and q[0] >= -127
+    else:
+        assert (q[0], q[2]) == (-128, 127)
+    assert np.all(np.abs(ref.dequantize(ref.quantize(x, scale, zero_point), scale, zero_point) - x) <= 0.5001 * scale)
+
+
+def test_constant_tensors_need_no_division_by_zero(ref):
+    with np.errstate(all="raise"):
+        assert ref.choose_qparams(np.zeros((3, 4))) == (1.0, 0)
+        scale, zero_point = ref.choose_qparams(np.full(7, 2.5))
+        assert ref.dequantize(ref.quantize(np.full(7, 2.5), scale, zero_point), scale, zero_point) == pytest.approx(2.5)
+        scales, zero_points = ref.choose_qparams(np.array([[0.0, 1.0], [0.0, -2.0]]), axis=1)
+    assert scales[0] == 1.0 and zero_points[0] == 0
+
+
+def test_out_of_range_values_saturate_instead_of_wrapping(ref):
+    q = ref.quantize(np.array([1e9, 128.0, -129.0, -1e9]), 1.0, 0)
+    assert q.dtype == np.int8 and q.tolist() == [127, 127, -128, -128]
+    assert ref.quantize(np.array([50.0]), 1.0, 100).tolist() == [127]
+    np.testing.assert_array_equal(ref.dequantize(np.array([127, -128], np.int8), 1.0, -128), [255.0, 0.0])
+
+
+def test_per_channel_parameters_match_each_channel_alone(ref):
+    W = np.random.default_rng(1).standard_normal((20, 4)) * np.array([1e-3, 0.1, 1.0, 10.0])
+    scales, zero_points = ref.choose_qparams(W, axis=1)
+    Q = ref.quantize(W, scales, zero_points, axis=1)
+    for c in range(W.shape[1]):
+        scale, zero_point = ref.choose_qparams(W[:, c])
+        assert scales[c] == pytest.approx(scale) and zero_points[c] == zero_point
+        np.testing.assert_array_equal(Q[:, c], ref.quantize(W[:, c], scale, zero_point))
+    np.testing.assert_array_equal(ref.quantize(W.T, scales, zero_points, axis=0), Q.T)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 513, 3), (130, 1, 70), (67, 200, 45)])
+def test_int8_matmul_is_exact_in_int32(ref, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(sum(shape))
+    A, B = _int8(rng, (m, k)), _int8(rng, (k, n))
+    C = ref.int8_matmul(A, B)
+    assert C.dtype == np.int32
+    np.testing.assert_array_equal(C, A.astype(np.int64) @ B.astype(np.int64))
+    np.testing.assert_array_equal(ref.int8_matmul(np.asfortranarray(A), B), C)
+    np.testing.assert_allclose(ref.fp32_matmul(A.astype(np.float32), B.astype(np.float32)), C)
+
+
+def test_int8_matmul_holds_the_extreme_sum_of_k_max_products(ref):
+    column = np.full((ref.K_MAX, 1), -128, dtype=np.int8)
+    assert ref.int8_matmul(column.T.copy(), column)[0, 0] == ref.K_MAX * 128 * 128
+
+
+def test_bad_inputs_are_refused(ref):
+    with pytest.raises(ValueError, match="2-D"):
+        ref.int8_matmul(np.ones(3, np.int8), np.ones((3, 3), np.int8))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        ref.int8_matmul(np.ones((2, 3), np.int8), np.ones((4, 2), np.int8))
+    with pytest.raises(TypeError, match="int8"):
+        ref.int8_matmul(np.ones((2, 2), np.int16), np.ones((2, 2), np.int8))
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="reads x86 assembly")
+def test_the_int8_kernel_multiplies_16_bit_pairs_into_32_bit_lanes(ref):
+    ref.int8_matmul(np.ones((2, 2), np.int8), np.ones((2, 2), np.int8))
+    assembly = "\n".join(ref._rows_times_rows.inspect_asm().values())
+    assert any(op in assembly for op in ("pmaddwd", "vpdpwssd")), "the int8 sum is not vectorised in 32-bit lanes"
+
+
+@pytest.mark.parametrize("zero_points", [(0, 0), (77, 0), (0, -90), (77, -90)])
+def test_every_zero_point_cross_term_is_applied(ref, zero_points):
+    za, zb = zero_points
+    rng = np.random.default_rng(2)
+    A, B = _int8(rng, (33, 90)), _int8(rng, (90, 21))
+    expected = 0.02 * 0.5 * (A.astype(np.float64) - za) @ (B.astype(np.float64) - zb)
+    C = ref.quantized_matmul(A, B, 0.02, 0.5, za, zb)
+    assert C.dtype == np.float32
+    np.testing.assert_allclose(C, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_per_row_and_per_column_parameters(ref):
+    rng = np.random.default_rng(3)
+    A, B = _int8(rng, (5, 40)), _int8(rng, (40, 6))
+    sa, sb = rng.uniform(0.01, 1, 5), rng.uniform(0.01, 1, 6)
+    za, zb = rng.integers(-128, 128, 5), rng.integers(-128, 128, 6)
+    expected = np.outer(sa, sb) * ((A - za[:, None]).astype(np.float64) @ (B - zb[None, :]).astype(np.float64))
+    np.testing.assert_allclose(ref.quantized_matmul(A, B, sa, sb, za, zb), expected, rtol=1e-6)
+
+
+def test_zero_point_corrections_beyond_int32_at_k_max(ref):
+    column = np.full((ref.K_MAX, 1), -128, dtype=np.int8)
+    C = ref.quantized_matmul(column.T.copy(), column, 1.0, 1.0, 127, 127)
+    assert C[0, 0] == pytest.approx(ref.K_MAX * 255.0**2, rel=1e-6)
+
+
+def test_quantized_product_is_within_the_bound_set_by_the_scales(ref):
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(0.3, 1.0, (40, 120)), rng.normal(-0.1, 0.2, (120, 30))
+    (sa, za), (sb, zb) = ref.choose_qparams(A), ref.choose_qparams(B)
+    C = ref.quantized_matmul(ref.quantize(A, sa, za), ref.quantize(B, sb, zb), sa, sb, za, zb)
+    bound = sb / 2 * np.abs(A).sum(1, keepdims=True) + sa / 2 * np.abs(B).sum(0, keepdims=True) + 120 * sa * sb / 4
+    assert np.all(np.abs(C - A @ B) <= bound)
+
+
+def test_int8_model_loses_under_a_tenth_of_a_point_of_accuracy(ref, qmodel):
+    int8_accuracy = ref.accuracy(ref.quantized_forward(qmodel, ref.X_test), ref.y_test)
+    assert ref.fp32_accuracy > 0.95, "the fp32 model did not train"
+    assert int8_accuracy >= ref.fp32_accuracy - 0.001
+
+
+def test_int8_model_is_at_least_3_9_times_smaller(ref, qmodel):
+    assert [set(layer) for layer in qmodel] == [{"W_q", "W_scale", "b", "x_scale", "x_zero_point"}] * len(ref.mlp)
+    assert all(layer["W_q"].dtype == np.int8 for layer in qmodel)
+    assert ref.measure_memory_usage(ref.mlp) / ref.measure_memory_usage(qmodel) >= 3.9
+
+
+def test_memory_counts_each_buffer_once(ref):
+    a = np.arange(1000, dtype=np.int8)
+    holder = [a[:10], a[::2], {"again": a, "scale": 0.5}]
+    holder.append(holder)
+    assert ref.measure_memory_usage(holder) == 1000
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.95, 1.0])
+def test_pruning_zeroes_the_smallest_magnitudes(ref, sparsity):
+    W = np.random.default_rng(5).standard_normal((31, 17)).astype(np.float32)
+    pruned = ref.magnitude_prune(W, sparsity)
+    zeroed = pruned == 0
+    assert zeroed.sum() == round(sparsity * W.size)
+    np.testing.assert_array_equal(pruned[~zeroed], W[~zeroed])
+    if 0 < sparsity < 1:
+        assert np.abs(W[zeroed]).max() <= np.abs(W[~zeroed]).min()
+    with pytest.raises(ValueError):
+        ref.magnitude_prune(W, -0.1)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.95, 1.0])
+def test_csr_matches_scipy_and_the_dense_product(ref, sparsity):
+    rng = np.random.default_rng(6)
+    A = ref.magnitude_prune(rng.standard_normal((40, 70)).astype(np.float32), sparsity)
+    A[3] = 0  # an empty row
+    B = rng.standard_normal((70, 25)).astype(np.float32)
+    data, indices, indptr = ref.to_csr(A)
+    expected = scipy.sparse.csr_matrix(A)
+    np.testing.assert_array_equal(data, expected.data)
+    np.testing.assert_array_equal(indices, expected.indices)
+    np.testing.assert_array_equal(indptr, expected.indptr)
+    C = ref.csr_matmul(data, indices, indptr, B)
+    assert C.dtype == np.float32
+    np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-5)
