@@ -47,6 +47,10 @@ ROUNDS = 7
 # Either way an unoptimised kernel (1x) gets nothing.
 FULL_CREDIT_EXPONENT = 0.5
 ZERO_CREDIT_EXPONENT = 0.2
+# A reference solution must beat its baseline by at least this much on the grading
+# machine; below it, noise decides the thresholds (a busy machine, or one core for a
+# parallel check) and calibration stops instead of producing thresholds that invert.
+MIN_REFERENCE_SPEEDUP = 1.2
 # Partial credit moves in these steps, so noise near a boundary rarely changes a grade.
 CREDIT_STEP = 0.25
 # One lock per machine: two graders never time kernels at the same moment.
@@ -70,6 +74,11 @@ class Threshold:
 
     @classmethod
     def from_reference(cls, speedup: float) -> "Threshold":
+        if not speedup >= MIN_REFERENCE_SPEEDUP:
+            raise CalibrationError(
+                f"the reference solution is only {speedup:.2f}x faster than its baseline here, "
+                f"below the {MIN_REFERENCE_SPEEDUP}x needed to tell an optimised kernel from an "
+                f"unoptimised one: calibrate on a quiet machine (with several cores for parallel checks)")
         return cls(speedup, speedup ** FULL_CREDIT_EXPONENT, speedup ** ZERO_CREDIT_EXPONENT)
 
     def credit(self, speedup: float) -> float:
@@ -110,9 +119,13 @@ class Calibration:
     @classmethod
     def from_measurements(cls, measurements: dict[str, list[float]]) -> "Calibration":
         """Thresholds from repeated runs of the reference solution: the median of each check."""
-        return cls(describe_machine().as_dict(),
-                   {k: Threshold.from_reference(statistics.median(v)) for k, v in measurements.items()},
-                   measurements)
+        checks = {}
+        for check, values in measurements.items():
+            try:
+                checks[check] = Threshold.from_reference(statistics.median(values))
+            except CalibrationError as error:
+                raise CalibrationError(f"{check}: {error}") from None
+        return cls(describe_machine().as_dict(), checks, measurements)
 
 
 @dataclass(frozen=True)

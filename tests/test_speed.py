@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import Limits, StudentProcess
-from autograder.speed import (Calibration, Credit, SpeedContext, Threshold, speed_check,
+from autograder.speed import (Calibration, CalibrationError, Credit, SpeedContext, Threshold, speed_check,
                               speed_context)
 
 # A kernel and a baseline whose speed differs by a large, machine-independent factor:
@@ -95,6 +95,13 @@ def test_thresholds_never_reward_an_unoptimised_kernel():
         credits = [threshold.credit(s) for s in np.geomspace(1, reference, 50)]
         assert credits == sorted(credits), "more speed never earns less"
         assert set(credits) <= {0, 0.25, 0.5, 0.75, 1.0}
+
+
+def test_a_reference_barely_faster_than_its_baseline_cannot_be_calibrated():
+    with pytest.raises(CalibrationError, match="calibrate on a quiet machine"):
+        Threshold.from_reference(1.05)
+    with pytest.raises(CalibrationError, match="sum.slow"):
+        Calibration.from_measurements({"sum.slow": [0.8, 0.9, 1.0]})
 
 
 def test_calibration_round_trips_through_its_file(calibration, tmp_path):

@@ -1,0 +1,100 @@
+"""The parallel assignment through calibration and grading: order, errors, prange speed, CUDA."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import nbformat
+import pytest
+
+from autograder.release import ASSIGNMENTS_DIR, SOLUTIONS_DIR, read_source
+from autograder.sandbox import StudentProcess
+from autograder.speed import Calibration, Threshold
+from conftest import run_cli
+from coursekit.machine import describe_machine
+from coursekit.parallel import CUDASIM_VARIABLE
+from student_work import student_notebook, write_submission
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = NOTEBOOK = "parallel"
+SPEED_CHECK = "parallel.prange_vs_serial"
+NOT_ORDER_TESTS = ("test_batch_activation_correct", "test_parallel_efficiency", "test_cuda_tiled_matmul")
+
+
+def _results_in_completion_order(source: str) -> str:
+    """A plausible slip: imap_unordered hands results back as the workers finish them."""
+    unordered = source.replace("pool.imap(", "pool.imap_unordered(")
+    assert unordered != source, "the planted change no longer matches the solution's code"
+    return unordered
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A calibrated course directory; where this machine cannot show a prange speedup
+    (one core, or cores busy with other work), calibration refuses, and the grading tests
+    use a stand-in threshold so that everything but the speed points is still checked."""
+    course = tmp_path_factory.mktemp("course")
+    result = run_cli("calibrate", ASSIGNMENT, "--course-dir", course, "--runs", "1", check=False)
+    if result.returncode != 0:
+        assert "calibrate on a quiet machine" in result.stderr, result.stderr
+        Calibration(describe_machine().as_dict(), {SPEED_CHECK: Threshold.from_reference(2.0)},
+                    {SPEED_CHECK: []}).save(course / "calibration.json")
+    else:
+        assert f"{SPEED_CHECK}: reference" in result.stdout
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    subs = tmp_path_factory.mktemp("submissions")
+    write_submission(subs, "full", student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
+    write_submission(subs, "unordered", student_notebook(
+        ASSIGNMENT, NOTEBOOK, edits={"parallel_batch_processing": _results_in_completion_order}), NOTEBOOK)
+    stub = nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    write_submission(subs, "stub", stub, NOTEBOOK)
+    output = run_cli("grade", ASSIGNMENT, subs, "--course-dir", course).stdout
+    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", course / "grades.csv")
+    with (course / "grades.csv").open() as handle:
+        return output, {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+def test_calibration_records_the_prange_check(course):
+    data = json.loads((course / "calibration.json").read_text())
+    assert data["machine"]["fingerprint"] and data["checks"][SPEED_CHECK]["reference_speedup"] > 0
+
+
+def test_reference_solution_gets_full_marks(graded, course):
+    _, rows = graded
+    full = rows["full"]
+    speed = float(full["test_batch_activation_speed"])
+    assert float(full["score"]) - speed == float(full["max_score"]) - 3, "every correctness point"
+    if not json.loads((course / "calibration.json").read_text())["measurements"][SPEED_CHECK]:
+        pytest.skip("this machine could not show a prange speedup while calibrating (one core, or "
+                    "cores busy with other work), so the speed points say nothing here")
+    assert speed == 3
+
+
+def test_results_out_of_order_lose_the_order_points_only(graded):
+    _, rows = graded
+    unordered = rows["unordered"]
+    assert float(unordered["test_batch_order"]) == 0
+    assert all(float(unordered[test]) == float(rows["full"][test]) for test in NOT_ORDER_TESTS)
+
+
+def test_the_stub_scores_zero(graded):
+    _, rows = graded
+    assert float(rows["stub"]["score"]) == 0
+
+
+def test_the_setup_cell_switches_the_simulator_on_in_the_graders_worker(monkeypatch):
+    """The worker imports IPython and numpy, not numba, so the first cell is early enough."""
+    monkeypatch.delenv(CUDASIM_VARIABLE, raising=False)
+    setup = next(c.source for c in read_source(SOLUTIONS_DIR / ASSIGNMENT / f"{NOTEBOOK}.md").cells
+                 if c.cell_type == "code")
+    with StudentProcess() as process:
+        results, _ = process.run_cells([(0, "import sys\nnumba_before = 'numba' in sys.modules"),
+                                        (1, setup), (2, "simulating = bool(numba.config.ENABLE_CUDASIM)")])
+        assert [r["error"] for r in results] == [None, None, None]
+        assert process.get("numba_before") is False, "the worker imported numba before the first cell"
+        assert process.get("simulating") is True

@@ -1,0 +1,110 @@
+"""The simd assignment through calibration and grading: speed is judged, inputs stay untouched."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import nbformat
+import pytest
+
+from autograder.release import ASSIGNMENTS_DIR
+from conftest import run_cli
+from student_work import student_notebook, write_submission
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = NOTEBOOK = "simd"
+SPEED_CHECKS = ("simd.relu_vs_scalar", "simd.relu_vs_copy")
+SPEED_CELLS = ("test_relu_vs_scalar", "test_relu_vs_copy")
+
+# Right for every input, NaN included, but the loop may leave early: LLVM keeps it scalar.
+SCALAR_RELU = '''
+
+@numba.njit
+def _scalar_relu_from(x, out, start):
+    for i in range(start, x.size):
+        v = x[i]
+        if v != v:
+            return i
+        out[i] = v if v > 0 else 0
+    return x.size
+
+
+def vectorized_relu(x):
+    x = np.asarray(x)
+    flat, out = x.reshape(-1), np.empty(x.size, x.dtype)
+    i = _scalar_relu_from(flat, out, 0)
+    while i < flat.size:
+        out[i] = flat[i]  # a NaN stays NaN
+        i = _scalar_relu_from(flat, out, i + 1)
+    return out.reshape(x.shape)
+'''
+
+# The right values, fast, in a new array; but the caller's array is overwritten too.
+MUTATING_RELU = '''
+
+def vectorized_relu(x):
+    np.maximum(x, 0, out=x)
+    return x.copy()
+'''
+
+
+def _appended(code: str):
+    return lambda source: source + code
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    output = run_cli("calibrate", ASSIGNMENT, "--course-dir", course, "--runs", "1").stdout
+    assert all(f"{check}: reference" in output for check in SPEED_CHECKS)
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """student -> their row of the exported grades."""
+    subs = tmp_path_factory.mktemp("submissions")
+    notebooks = {
+        "full": student_notebook(ASSIGNMENT, NOTEBOOK),
+        "scalar": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": _appended(SCALAR_RELU)}),
+        "mutating": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": _appended(MUTATING_RELU)}),
+        "stub": nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4),
+    }
+    for student, nb in notebooks.items():
+        write_submission(subs, student, nb, NOTEBOOK)
+    run_cli("grade", ASSIGNMENT, subs, "--course-dir", course)
+    grades = course / "grades.csv"
+    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", grades)
+    return {row["student_id"]: row for row in csv.DictReader(grades.read_text().splitlines())}
+
+
+def _feedback(course, student: str) -> str:
+    return (course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+
+
+def test_reference_solution_gets_full_marks(graded):
+    assert float(graded["full"]["score"]) == float(graded["full"]["max_score"])
+
+
+def test_a_correct_but_scalar_relu_gets_no_speed_points(graded):
+    row = graded["scalar"]
+    assert float(row["test_vectorized_relu"]) == 4
+    assert all(float(row[cell]) == 0 for cell in SPEED_CELLS)
+
+
+def test_a_relu_that_changes_its_input_earns_nothing_for_it(graded, course):
+    row = graded["mutating"]
+    assert float(row["test_vectorized_relu"]) == 0
+    assert all(float(row[cell]) == 0 for cell in SPEED_CELLS), "correctness gates speed"
+    assert float(row["test_stable_softmax"]) == 4 and float(row["test_vector_width"]) == 4
+    assert "vectorized_relu changed its input" in _feedback(course, "mutating")
+
+
+def test_the_stub_scores_zero(graded):
+    assert float(graded["stub"]["score"]) == 0
+
+
+def test_both_thresholds_come_from_a_reference_clearly_faster_than_its_baseline(course):
+    checks = json.loads((course / "calibration.json").read_text())["checks"]
+    assert all(checks[check]["reference_speedup"] > 1.3 for check in SPEED_CHECKS)
