@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -40,3 +41,43 @@ def write_submission(folder: Path, student: str, nb, notebook: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+def planted(old: str, new: str):
+    """An edit that plants a change, failing loudly once the solution no longer has `old`."""
+    def edit(source: str) -> str:
+        changed = source.replace(old, new)
+        assert changed != source, f"the planted change no longer matches the solution's code: {old!r}"
+        return changed
+    return edit
+
+
+def appended(code: str):
+    """An edit that adds code after a cell's reference solution (redefining a function, say)."""
+    return lambda source: source + code
+
+
+def released_notebook(assignment: str) -> nbformat.NotebookNode:
+    """The untouched student version, as a student who did nothing would submit it."""
+    return nbformat.read(ASSIGNMENTS_DIR / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def calibrate(assignment: str, course: Path, check: bool = True):
+    """`autograder calibrate` with one run of the reference, as the tests can afford."""
+    from conftest import run_cli
+
+    return run_cli("calibrate", assignment, "--course-dir", course, "--runs", "1", check=check)
+
+
+def grade_class(assignment: str, notebooks: dict, folder: Path, course: Path, *options: str):
+    """Grade `notebooks` (student -> notebook) and whatever `folder` already holds as one
+    class through the CLI; return the grading output and the exported rows by student."""
+    from conftest import run_cli
+
+    for student, nb in notebooks.items():
+        write_submission(folder, student, nb, assignment)
+    output = run_cli("grade", assignment, folder, "--course-dir", course, *options).stdout
+    grades = course / "grades.csv"
+    run_cli("export", assignment, "--course-dir", course, "-o", grades)
+    with grades.open() as handle:
+        return output, {row["student_id"]: row for row in csv.DictReader(handle)}

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import subprocess
 
 import pytest
 
-from conftest import run_cli
 from corpus import APPEND, CORPUS
-from student_work import student_notebook, write_submission
+from student_work import grade_class, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "profiler"
@@ -23,16 +21,13 @@ def _apply(edit: str):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("corpus")
-    write_submission(subs, "reference", student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
+    notebooks = {"reference": student_notebook(ASSIGNMENT, NOTEBOOK)}
     for attack in CORPUS:
         edits = {grade_id: _apply(edit) for grade_id, edit in attack.edits.items()}
-        write_submission(subs, attack.name, student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits), NOTEBOOK)
+        notebooks[attack.name] = student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits)
     course = tmp_path_factory.mktemp("course")
-    output = run_cli("grade", ASSIGNMENT, subs, "--course-dir", course, "--call-timeout", CALL_TIMEOUT).stdout
-    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", course / "grades.csv")
-    with (course / "grades.csv").open() as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    output, rows = grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("corpus"), course,
+                               "--call-timeout", CALL_TIMEOUT)
     return course, output, rows
 
 

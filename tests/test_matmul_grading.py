@@ -2,55 +2,41 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
-import nbformat
 import pytest
 
-from autograder.release import ASSIGNMENTS_DIR
 from conftest import run_cli
-from student_work import student_notebook, write_submission
+from student_work import (appended, calibrate, grade_class, planted, released_notebook, student_notebook,
+                          write_submission)
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "matmul"
 
 
-def _tiled_is_the_naive_loop(source: str) -> str:
-    """Correct and validating, but unoptimised: the checks pass, then the baseline runs."""
-    naive = source.replace("return _tiled_kernel(np.ascontiguousarray(A), np.ascontiguousarray(B), C)",
-                           "return matmul_baseline(A, B)")
-    assert naive != source, "the planted change no longer matches the solution's code"
-    return naive
-
-
-def _uses_blas(source: str) -> str:
-    return source + ("\n\ndef cache_friendly_matmul(A, B):\n"
-                     "    return A.astype(np.float64) @ B.astype(np.float64)\n")
+# Correct and validating, but unoptimised: the checks pass, then the baseline runs.
+_TILED_IS_THE_NAIVE_LOOP = planted("return _tiled_kernel(np.ascontiguousarray(A), np.ascontiguousarray(B), C)",
+                                   "return matmul_baseline(A, B)")
+_USES_BLAS = appended("\n\ndef cache_friendly_matmul(A, B):\n"
+                      "    return A.astype(np.float64) @ B.astype(np.float64)\n")
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
-    output = run_cli("calibrate", ASSIGNMENT, "--course-dir", course, "--runs", "1").stdout
-    assert "matmul.tiled_vs_naive: reference" in output
+    assert "matmul.tiled_vs_naive: reference" in calibrate(ASSIGNMENT, course).stdout
     return course
 
 
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
-    subs = tmp_path_factory.mktemp("submissions")
-    write_submission(subs, "full", student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
-    write_submission(subs, "naive", student_notebook(
-        ASSIGNMENT, NOTEBOOK, edits={"cache_friendly_matmul": _tiled_is_the_naive_loop}), NOTEBOOK)
-    write_submission(subs, "blas", student_notebook(
-        ASSIGNMENT, NOTEBOOK, edits={"cache_friendly_matmul": _uses_blas}), NOTEBOOK)
-    stub = nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    write_submission(subs, "stub", stub, NOTEBOOK)
-    output = run_cli("grade", ASSIGNMENT, subs, "--course-dir", course).stdout
-    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", course / "grades.csv")
-    with (course / "grades.csv").open() as handle:
-        return output, {row["student_id"]: row for row in csv.DictReader(handle)}
+    notebooks = {
+        "full": student_notebook(ASSIGNMENT, NOTEBOOK),
+        "naive": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"cache_friendly_matmul": _TILED_IS_THE_NAIVE_LOOP}),
+        "blas": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"cache_friendly_matmul": _USES_BLAS}),
+        "stub": released_notebook(ASSIGNMENT),
+    }
+    return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)
 
 
 def test_calibration_names_the_machine(course):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
-import nbformat
 import pytest
 
-from autograder.release import ASSIGNMENTS_DIR, SOLUTIONS_DIR, read_source
+from autograder.release import SOLUTIONS_DIR, read_source
 from autograder.sandbox import StudentProcess
 from autograder.speed import Calibration, Threshold
-from conftest import run_cli
 from coursekit.machine import describe_machine
 from coursekit.parallel import CUDASIM_VARIABLE
-from student_work import student_notebook, write_submission
+from student_work import calibrate, grade_class, planted, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "parallel"
@@ -22,11 +19,8 @@ SPEED_CHECK = "parallel.prange_vs_serial"
 NOT_ORDER_TESTS = ("test_batch_activation_correct", "test_parallel_efficiency", "test_cuda_tiled_matmul")
 
 
-def _results_in_completion_order(source: str) -> str:
-    """A plausible slip: imap_unordered hands results back as the workers finish them."""
-    unordered = source.replace("pool.imap(", "pool.imap_unordered(")
-    assert unordered != source, "the planted change no longer matches the solution's code"
-    return unordered
+# A plausible slip: imap_unordered hands results back as the workers finish them.
+_RESULTS_IN_COMPLETION_ORDER = planted("pool.imap(", "pool.imap_unordered(")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def course(tmp_path_factory):
     (one core, or cores busy with other work), calibration refuses, and the grading tests
     use a stand-in threshold so that everything but the speed points is still checked."""
     course = tmp_path_factory.mktemp("course")
-    result = run_cli("calibrate", ASSIGNMENT, "--course-dir", course, "--runs", "1", check=False)
+    result = calibrate(ASSIGNMENT, course, check=False)
     if result.returncode != 0:
         assert "calibrate on a quiet machine" in result.stderr, result.stderr
         Calibration(describe_machine().as_dict(), {SPEED_CHECK: Threshold.from_reference(2.0)},
@@ -47,16 +41,13 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
-    subs = tmp_path_factory.mktemp("submissions")
-    write_submission(subs, "full", student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
-    write_submission(subs, "unordered", student_notebook(
-        ASSIGNMENT, NOTEBOOK, edits={"parallel_batch_processing": _results_in_completion_order}), NOTEBOOK)
-    stub = nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    write_submission(subs, "stub", stub, NOTEBOOK)
-    output = run_cli("grade", ASSIGNMENT, subs, "--course-dir", course).stdout
-    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", course / "grades.csv")
-    with (course / "grades.csv").open() as handle:
-        return output, {row["student_id"]: row for row in csv.DictReader(handle)}
+    notebooks = {
+        "full": student_notebook(ASSIGNMENT, NOTEBOOK),
+        "unordered": student_notebook(ASSIGNMENT, NOTEBOOK,
+                                      edits={"parallel_batch_processing": _RESULTS_IN_COMPLETION_ORDER}),
+        "stub": released_notebook(ASSIGNMENT),
+    }
+    return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)
 
 
 def test_calibration_records_the_prange_check(course):

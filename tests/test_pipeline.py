@@ -2,56 +2,44 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import zipfile
 
 import nbformat
 import pytest
 
-from autograder.release import ASSIGNMENTS_DIR
 from conftest import run_cli
-from student_work import student_notebook, write_submission
+from student_work import grade_class, planted, released_notebook, student_notebook, write_submission
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "profiler"
 
 
-def _skip_warmup(source: str) -> str:
-    """A deliberate bug: the warm-up calls are never made."""
-    buggy = source.replace("for _ in range(self.warmup):\n            operation(*args)\n        ", "")
-    assert buggy != source, "the planted bug no longer matches the solution's code"
-    return buggy
+# A deliberate bug: the warm-up calls are never made.
+_SKIP_WARMUP = planted("for _ in range(self.warmup):\n            operation(*args)\n        ", "")
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Grade a small class once: full solution, untouched stub, one bug, bad entries."""
     subs = tmp_path_factory.mktemp("submissions")
-    write_submission(subs, "full", student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
-    stub = nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    write_submission(subs, "stub", stub, NOTEBOOK)
-    buggy = student_notebook(ASSIGNMENT, NOTEBOOK, edits={"performance_profiler": _skip_warmup})
-    write_submission(subs, "buggy", buggy, NOTEBOOK)
+    stub = released_notebook(ASSIGNMENT)
     # A student who deleted a test cell and edited another to always pass.
-    cheat = student_notebook(ASSIGNMENT, NOTEBOOK, edits={"performance_profiler": _skip_warmup})
+    cheat = student_notebook(ASSIGNMENT, NOTEBOOK, edits={"performance_profiler": _SKIP_WARMUP})
     cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_profile_errors"]
     for cell in cheat.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_profile_operation":
             cell.source = "pass"
-    write_submission(subs, "edited_tests", cheat, NOTEBOOK)
     (subs / "notes.pdf").write_bytes(b"%PDF-1.4")
     (subs / "broken.ipynb").write_text("{ this is not json")
     (subs / "wrongname").mkdir()
     nbformat.write(stub, subs / "wrongname" / "my_profiler_final.ipynb")
 
+    notebooks = {"full": student_notebook(ASSIGNMENT, NOTEBOOK), "stub": stub, "edited_tests": cheat,
+                 "buggy": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"performance_profiler": _SKIP_WARMUP})}
     course = tmp_path_factory.mktemp("course")
-    grade = run_cli("grade", ASSIGNMENT, subs, "--course-dir", course)
-    csv_path = course / "grades.csv"
-    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", csv_path)
-    with csv_path.open() as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    return course, grade.stdout, rows
+    output, rows = grade_class(ASSIGNMENT, notebooks, subs, course)
+    return course, output, rows
 
 
 def test_full_solution_gets_full_marks(graded):

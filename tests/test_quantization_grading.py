@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
-import nbformat
 import pytest
 
-from autograder.release import ASSIGNMENTS_DIR
-from conftest import run_cli
-from student_work import student_notebook, write_submission
+from student_work import calibrate, grade_class, planted, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "quantization"
 SPEED_CHECKS = ("quantization.int8_vs_fp32", "quantization.csr_vs_dense")
 
 
-def _planted(old: str, new: str):
-    def edit(source: str) -> str:
-        changed = source.replace(old, new)
-        assert changed != source, "the planted change no longer matches the solution's code"
-        return changed
-    return edit
-
-
 # The zero-point cross terms dropped: right only when both zero points are 0.
-_NO_CROSS_TERMS = _planted("int8_matmul(A, B) - zb * row_sums - za * col_sums + K * za * zb",
+_NO_CROSS_TERMS = planted("int8_matmul(A, B) - zb * row_sums - za * col_sums + K * za * zb",
                            "int8_matmul(A, B) + K * za * zb")
 # Casting without clipping: 200.0 becomes -56.
-_WRAPS_AROUND = _planted("np.clip(codes, -128, 127).astype(np.int8)", "codes.astype(np.int64).astype(np.int8)")
+_WRAPS_AROUND = planted("np.clip(codes, -128, 127).astype(np.int8)", "codes.astype(np.int64).astype(np.int8)")
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
-    output = run_cli("calibrate", ASSIGNMENT, "--course-dir", course, "--runs", "1").stdout
+    output = calibrate(ASSIGNMENT, course).stdout
     assert all(f"{check}: reference" in output for check in SPEED_CHECKS), output
     return course
 
@@ -48,16 +36,10 @@ SUBMISSIONS = {"full": {}, "no_cross_terms": {"quantized_matmul": _NO_CROSS_TERM
 @pytest.fixture(scope="module")
 def rows(course, tmp_path_factory):
     """The exported gradebook: one row per submission, one column per test cell."""
-    subs = tmp_path_factory.mktemp("submissions")
-    for student, edits in SUBMISSIONS.items():
-        write_submission(subs, student, student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits), NOTEBOOK)
-    stub = nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    write_submission(subs, "stub", stub, NOTEBOOK)
-    run_cli("grade", ASSIGNMENT, subs, "--course-dir", course)
-    grades = course / "grades.csv"
-    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", grades)
-    with grades.open() as handle:
-        return {row["student_id"]: row for row in csv.DictReader(handle)}
+    notebooks = {student: student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits)
+                 for student, edits in SUBMISSIONS.items()}
+    notebooks["stub"] = released_notebook(ASSIGNMENT)
+    return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)[1]
 
 
 def test_calibration_records_both_speed_checks(course):

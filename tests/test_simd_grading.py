@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
-import nbformat
 import pytest
 
-from autograder.release import ASSIGNMENTS_DIR
-from conftest import run_cli
-from student_work import student_notebook, write_submission
+from student_work import appended, calibrate, grade_class, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "simd"
@@ -49,14 +45,10 @@ def vectorized_relu(x):
 '''
 
 
-def _appended(code: str):
-    return lambda source: source + code
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
-    output = run_cli("calibrate", ASSIGNMENT, "--course-dir", course, "--runs", "1").stdout
+    output = calibrate(ASSIGNMENT, course).stdout
     assert all(f"{check}: reference" in output for check in SPEED_CHECKS)
     return course
 
@@ -64,19 +56,13 @@ def course(tmp_path_factory):
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
     """student -> their row of the exported grades."""
-    subs = tmp_path_factory.mktemp("submissions")
     notebooks = {
         "full": student_notebook(ASSIGNMENT, NOTEBOOK),
-        "scalar": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": _appended(SCALAR_RELU)}),
-        "mutating": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": _appended(MUTATING_RELU)}),
-        "stub": nbformat.read(ASSIGNMENTS_DIR / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4),
+        "scalar": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": appended(SCALAR_RELU)}),
+        "mutating": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": appended(MUTATING_RELU)}),
+        "stub": released_notebook(ASSIGNMENT),
     }
-    for student, nb in notebooks.items():
-        write_submission(subs, student, nb, NOTEBOOK)
-    run_cli("grade", ASSIGNMENT, subs, "--course-dir", course)
-    grades = course / "grades.csv"
-    run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", grades)
-    return {row["student_id"]: row for row in csv.DictReader(grades.read_text().splitlines())}
+    return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)[1]
 
 
 def _feedback(course, student: str) -> str:
