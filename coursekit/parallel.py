@@ -187,8 +187,8 @@ def relu_array(array: np.ndarray) -> np.ndarray:
     return np.maximum(array, 0)
 
 
-def matmul_trace(size: int, blas_threads: int | None = None) -> float:
-    """Trace of A @ A for a seeded size x size matrix, with BLAS limited to `blas_threads` (None: its default).
+def blas_matmul_task(size: int, blas_threads: int | None = None) -> float:
+    """A pool task: trace(A @ A) of a seeded size x size matrix, BLAS limited to `blas_threads` (None: its default).
 
     The limit is set inside the worker: each process has its own BLAS thread pool, and
     a limit set in the parent does not reach a pool the child starts afresh.

@@ -12,7 +12,7 @@ from coursekit.parallel import (
     array_nbytes,
     best_times,
     karp_flatt_serial_fraction,
-    matmul_trace,
+    blas_matmul_task,
     measure_scaling,
     on_numba_threads,
     parallel_efficiency,
@@ -148,8 +148,8 @@ def test_worker_functions_compute_what_they_say():
     assert array_nbytes(np.zeros(5)) == 40
     np.testing.assert_array_equal(relu_array(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 2.0])
     a = np.random.default_rng(8).random((8, 8))
-    assert matmul_trace(8, blas_threads=1) == pytest.approx(np.trace(a @ a))
-    assert matmul_trace(8) == pytest.approx(matmul_trace(8, blas_threads=1))
+    assert blas_matmul_task(8, blas_threads=1) == pytest.approx(np.trace(a @ a))
+    assert blas_matmul_task(8) == pytest.approx(blas_matmul_task(8, blas_threads=1))
 
 
 def test_worker_functions_survive_a_fresh_process_pool():
