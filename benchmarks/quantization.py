@@ -12,16 +12,14 @@ this command only, e.g.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from autograder.reference import load_reference
 from coursekit.machine import describe_machine
+from interleaved import interleaved_samples, ratio, save
 
 # Interleaved rounds per comparison; the median ratio is reported with its range.
 ROUNDS = 5
@@ -31,42 +29,23 @@ SLOW_ROUNDS = 3
 SPARSITY = 0.95
 
 
-def _interleaved(kernels: dict, rounds: int) -> dict[str, list[float]]:
-    """Seconds per call of each kernel, in `rounds` rounds whose order alternates."""
-    for kernel in kernels.values():  # compile and warm up, untimed
-        kernel()
-    clock = time.perf_counter
-    samples = {name: [] for name in kernels}
-    for round_number in range(rounds):
-        for name in list(kernels) if round_number % 2 == 0 else list(reversed(kernels)):
-            start = clock()
-            kernels[name]()
-            samples[name].append(clock() - start)
-    return samples
-
-
-def _ratio(samples: dict, slow: str, fast: str) -> dict:
-    ratios = [s / f for s, f in zip(samples[slow], samples[fast])]
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
-
-
 def measure_int8(ref, n: int) -> dict:
     rng = np.random.default_rng(n)
     A8, B8 = (rng.integers(-128, 128, size=(n, n), dtype=np.int8) for _ in range(2))
     A32, B32 = A8.astype(np.float32), B8.astype(np.float32)
-    samples = _interleaved({
+    samples = interleaved_samples({
         "int8_matmul (numba)": lambda: ref.int8_matmul(A8, B8),
         "fp32_matmul (numba, same design)": lambda: ref.fp32_matmul(A32, B32),
         "numpy float32 (OpenBLAS)": lambda: A32 @ B32,
     }, ROUNDS)
-    slow = _interleaved({
+    slow = interleaved_samples({
         "int8_matmul (numba)": lambda: ref.int8_matmul(A8, B8),
         "numpy int32 matmul": lambda: A8.astype(np.int32) @ B8.astype(np.int32),
     }, SLOW_ROUNDS)
     return {"n": n, "seconds": samples, "seconds_vs_numpy_int32": slow, "ratios": {
-        "int8_over_fp32_same_design": _ratio(samples, "fp32_matmul (numba, same design)", "int8_matmul (numba)"),
-        "int8_over_numpy_int32": _ratio(slow, "numpy int32 matmul", "int8_matmul (numba)"),
-        "int8_fraction_of_numpy_float32": _ratio(samples, "numpy float32 (OpenBLAS)", "int8_matmul (numba)"),
+        "int8_over_fp32_same_design": ratio(samples, "fp32_matmul (numba, same design)", "int8_matmul (numba)"),
+        "int8_over_numpy_int32": ratio(slow, "numpy int32 matmul", "int8_matmul (numba)"),
+        "int8_fraction_of_numpy_float32": ratio(samples, "numpy float32 (OpenBLAS)", "int8_matmul (numba)"),
     }}
 
 
@@ -75,14 +54,14 @@ def measure_csr(ref, n: int) -> dict:
     A = ref.magnitude_prune(rng.standard_normal((n, n)).astype(np.float32), SPARSITY)
     B = rng.standard_normal((n, n)).astype(np.float32)
     csr = ref.to_csr(A)
-    samples = _interleaved({
+    samples = interleaved_samples({
         "csr_matmul (numba)": lambda: ref.csr_matmul(*csr, B),
         "fp32_matmul (numba, dense)": lambda: ref.fp32_matmul(A, B),
         "numpy float32 (OpenBLAS, dense)": lambda: A @ B,
     }, ROUNDS)
     return {"n": n, "sparsity": SPARSITY, "seconds": samples, "ratios": {
-        "csr_over_dense_numba": _ratio(samples, "fp32_matmul (numba, dense)", "csr_matmul (numba)"),
-        "csr_over_dense_numpy": _ratio(samples, "numpy float32 (OpenBLAS, dense)", "csr_matmul (numba)"),
+        "csr_over_dense_numba": ratio(samples, "fp32_matmul (numba, dense)", "csr_matmul (numba)"),
+        "csr_over_dense_numpy": ratio(samples, "numpy float32 (OpenBLAS, dense)", "csr_matmul (numba)"),
     }}
 
 
@@ -100,15 +79,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/quantization.json"))
     args = parser.parse_args()
-    machine = describe_machine()
-    print(machine.summary())
+    print(describe_machine().summary())
     ref = load_reference("quantization")
     model = measure_model(ref)
     print(f"digits MLP {model['layer_sizes']}: test accuracy fp32 {model['fp32_accuracy']:.2%}, "
           f"int8 {model['int8_accuracy']:.2%}; {model['memory_ratio']:.2f}x fewer bytes")
     int8_results, csr_results = [], []
     with threadpool_limits(1):
-        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         for n in args.sizes:
             result = measure_int8(ref, n)
             int8_results.append(result)
@@ -121,10 +98,7 @@ def main() -> None:
             r = {k: v["median"] for k, v in result["ratios"].items()}
             print(f"N={n}, {SPARSITY:.0%} sparse: csr_matmul is {r['csr_over_dense_numba']:.1f}x the dense numba "
                   f"kernel and {r['csr_over_dense_numpy']:.2f}x numpy float32")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"machine": machine.as_dict(), "blas": blas, "model": model,
-                                       "int8": int8_results, "csr": csr_results}, indent=1))
-    print(f"saved {args.output}")
+        save(args.output, model=model, int8=int8_results, csr=csr_results)
 
 
 if __name__ == "__main__":
