@@ -54,7 +54,7 @@ def _make_shell():
     return shell
 
 
-def serve(request_fd: int, reply_fd: int) -> None:
+def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
     from autograder.wire import WorkerGone, is_plain, read_frame, write_frame
 
     dumps, loads, Unpickler = pickle.dumps, pickle.loads, pickle.Unpickler
@@ -122,8 +122,8 @@ def serve(request_fd: int, reply_fd: int) -> None:
             return ("value", None)
         if op == "put":
             return as_reply(decode_args(request[1]), keep=True)
-        if op == "ping":
-            return ("value", os.getpid())
+        if op == "confinement":
+            return ("value", confinement)
         raise ValueError(f"unknown request {op!r}")
 
     while True:
@@ -144,5 +144,17 @@ def serve(request_fd: int, reply_fd: int) -> None:
         write_frame(reply_fd, payload)
 
 
+def confine() -> str:
+    """Apply the grader's Landlock rules, before any thread or student code exists."""
+    import json
+
+    from autograder import confinement
+
+    try:
+        return confinement.apply(json.loads(os.environ.pop(confinement.ENV_VARIABLE)))
+    except (KeyError, OSError, ValueError) as exc:
+        return f"unconfined: {exc}"
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), confine())

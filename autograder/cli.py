@@ -75,6 +75,11 @@ def _calibrate(args) -> int:
 
 
 def _grade(args) -> int:
+    from autograder import confinement, process_cap
+    from autograder.sandbox import Limits
+
+    print(f"File isolation: {confinement.describe()}")
+    print(f"Process cap: {process_cap.describe(Limits().tasks)}")
     results = _grader(args).grade_all(args.submissions, force=args.force)
     width = max(len(r.student_id) for r in results)
     print(f"\n{'student'.ljust(width)}  score      problem")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import json
 import os
 import resource
 import shutil
@@ -26,7 +27,9 @@ from pathlib import Path
 
 import cloudpickle
 
+from autograder import confinement
 from autograder.defaults import CALL_TIMEOUT
+from autograder.process_cap import CgroupUnavailable, PidsCgroup, nproc_limit
 from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
                              read_frame, write_frame)
 
@@ -46,6 +49,10 @@ class Limits:
     cpu_seconds: int = 900
     # Wall-clock seconds for one request (running the cells, or one call).
     call_timeout: float = CALL_TIMEOUT
+    # Processes and threads at once (see `autograder.process_cap`). numba's CUDA simulator
+    # runs a block as one thread per CUDA thread, up to 1024; numba's CPU threads and a
+    # pool of workers add a few per core. All that fits; a fork bomb does not.
+    tasks: int = 1024 + 64 + 16 * (os.cpu_count() or 1)
 
 
 class SandboxError(Exception):
@@ -130,10 +137,15 @@ class _Suspended:
             pass
 
 
-def _set_limits(limits: Limits) -> None:
+def _set_limits(limits: Limits, cgroup: PidsCgroup | None, nproc: int | None) -> None:
+    """Runs in the child before exec: the limits bind the worker and all it starts."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if cgroup is not None:
+        cgroup.join()
+    elif nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def _raise_remote_error(module: str, qualname: str, builtin_base: str, message: str, trace: str):
@@ -159,6 +171,9 @@ class StudentProcess:
         self.transcript: list[str] = []  # what the student's code printed during calls
         self._proc: subprocess.Popen | None = None
         self._workdir: Path | None = None
+        self._cgroup: PidsCgroup | None = None
+        # What the kernel enforces on the process: see `autograder.confinement`.
+        self.confinement = "not started"
 
     # -- life cycle -------------------------------------------------------------
 
@@ -166,17 +181,34 @@ class StudentProcess:
         self._workdir = Path(tempfile.mkdtemp(prefix="student-"))
         request_read, self._request_fd = os.pipe()
         self._reply_fd, reply_write = os.pipe()
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONFAULTHANDLER="1",
-                   IPYTHONDIR=str(self._workdir / "ipython"))
+        # Everything the submission may write goes to its scratch directory.
+        scratch = {name: str(self._workdir / folder) for name, folder in (
+            ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib"),
+            ("NUMBA_CACHE_DIR", "numba"), ("XDG_CACHE_HOME", "cache"), ("TMPDIR", "tmp"))}
+        os.mkdir(scratch["TMPDIR"])
+        env = dict(os.environ, MPLBACKEND="Agg", PYTHONFAULTHANDLER="1", **scratch)
+        try:
+            rules = confinement.rules_for(self._workdir, protected=Path.cwd())
+            env[confinement.ENV_VARIABLE] = json.dumps(rules)
+        except confinement.ConfinementUnavailable as exc:
+            self.confinement = f"unconfined: {exc.strerror}"
         self._log = open(self._workdir / "process.log", "w+b")
+        nproc = None
+        try:
+            self._cgroup = PidsCgroup(self.limits.tasks)
+        except CgroupUnavailable:
+            # Root ignores RLIMIT_NPROC, so only an ordinary user gets this fallback.
+            nproc = nproc_limit(self.limits.tasks) if os.getuid() != 0 else None
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "autograder._worker", str(request_read), str(reply_write)],
             pass_fds=(request_read, reply_write), cwd=self._workdir, env=env,
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            start_new_session=True, preexec_fn=lambda: _set_limits(self.limits),
+            start_new_session=True, preexec_fn=lambda: _set_limits(self.limits, self._cgroup, nproc),
         )
         os.close(request_read)
         os.close(reply_write)
+        if confinement.ENV_VARIABLE in env:
+            self.confinement = self.request(("confinement",))
 
     @property
     def alive(self) -> bool:
@@ -192,6 +224,9 @@ class StudentProcess:
                     pass
             self._log.close()
             self._proc = None
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -208,6 +243,8 @@ class StudentProcess:
             os.killpg(self._proc.pid, signal.SIGKILL)  # the whole group: children too
         except (ProcessLookupError, PermissionError):
             pass
+        if self._cgroup is not None:  # and those that left the group with setsid
+            self._cgroup.kill_all()
         self._proc.wait()
 
     # -- requests ---------------------------------------------------------------

@@ -90,7 +90,7 @@ def _best_seconds(run: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def _with_threads(threads: int, run: Callable[[], float]) -> float:
+def with_numba_threads(threads: int, run: Callable[[], float]) -> float:
     """Call `run` with numba's parallel loops limited to `threads`, then restore the count."""
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
@@ -101,13 +101,13 @@ def _with_threads(threads: int, run: Callable[[], float]) -> float:
 
 
 @numba.njit(parallel=True)
-def _triad_parallel(a, b, c, scalar):
+def triad_parallel(a, b, c, scalar):
     for i in numba.prange(a.size):
         a[i] = b[i] + scalar * c[i]
 
 
 @numba.njit
-def _triad_serial(a, b, c, scalar):
+def triad_serial(a, b, c, scalar):
     for i in range(a.size):
         a[i] = b[i] + scalar * c[i]
 
@@ -125,9 +125,9 @@ def triad_bandwidth(n_elements: int = DEFAULT_TRIAD_ELEMENTS, repeats: int = DEF
     a = np.zeros(n_elements)
     b = np.ones(n_elements)
     c = np.full(n_elements, 2.0)
-    kernel = _triad_parallel if parallel else _triad_serial
+    kernel = triad_parallel if parallel else triad_serial
     threads = usable_threads() if parallel else 1
-    seconds = _with_threads(threads, lambda: _best_seconds(lambda: kernel(a, b, c, TRIAD_SCALAR), repeats))
+    seconds = with_numba_threads(threads, lambda: _best_seconds(lambda: kernel(a, b, c, TRIAD_SCALAR), repeats))
     return TRIAD_BYTES_PER_ELEMENT * n_elements / seconds / 1e9
 
 
@@ -184,7 +184,7 @@ def peak_gflops_estimate(parallel: bool = True, iterations: int = DEFAULT_FMA_IT
     else:
         def run():
             return serial(iterations, FMA_MULTIPLIER, FMA_ADDEND)
-    seconds = _with_threads(threads, lambda: _best_seconds(run, repeats))
+    seconds = with_numba_threads(threads, lambda: _best_seconds(run, repeats))
     return FLOPS_PER_FMA * chains * iterations * threads / seconds / 1e9
 
 

@@ -146,9 +146,9 @@ def measure_scaling(run: Callable[[int], object], workers: Sequence[int],
 
 def on_numba_threads(kernel: Callable, *args) -> Callable[[int], object]:
     """A `run(n)` for measure_scaling: `kernel(*args)` with numba's prange loops on n threads."""
-    from coursekit.bandwidth import _with_threads
+    from coursekit.bandwidth import with_numba_threads
 
-    return lambda n: _with_threads(n, lambda: kernel(*args))
+    return lambda n: with_numba_threads(n, lambda: kernel(*args))
 
 
 def run_cuda_script(script: str, simulate: bool = True, timeout_s: float = CUDASIM_TIMEOUT_S) -> dict:

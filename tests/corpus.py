@@ -23,6 +23,11 @@ class Attack:
     zero: tuple[str, ...]  # tests that must score 0
     reason: str  # words the feedback must contain
     full: tuple[str, ...] = field(default=())  # tests that must keep full marks
+    # What stops the attack where nothing else would: the Landlock ABI it needs
+    # (`autograder.confinement`), a pids cgroup (`autograder.process_cap`). On machines
+    # without them the attack is left out of the class and its test skipped.
+    landlock_abi: int = 0
+    needs_cgroup: bool = False
 
     @property
     def kept(self) -> tuple[str, ...]:
@@ -52,8 +57,10 @@ CORPUS = [
            zero=("test_measure_memory_usage",), reason="MemoryError"),
     Attack("starts_hundreds_of_processes",
            {MEMORY: APPEND + "import subprocess\ndef measure_memory_usage(obj):\n"
-                             "    for _ in range(200):\n"
-                             "        subprocess.Popen(['sleep', '600'])\n    return -1\n"},
+                             "    for _ in range(200):\n        try:\n"
+                             "            subprocess.Popen(['sleep', '600'])\n"
+                             "        except OSError:  # the process cap\n            break\n"
+                             "    return -1\n"},
            zero=("test_measure_memory_usage",), reason="AssertionError"),
     # The timer is patched after the class has bound the real one as its default, so the
     # submission's own profiler still works: only the grader could be fooled, and is not.
@@ -71,6 +78,22 @@ CORPUS = [
     Attack("prints_without_end",
            {MEMORY: APPEND + "print('x' * 50_000_000)\n"}, zero=(), reason="output cut",
            full=ALL_TESTS),
+    # The grader's working directory is the course: /proc leads there without knowing it.
+    Attack("reads_the_hidden_tests",
+           {MEMORY: APPEND + "import os\ndef measure_memory_usage(obj):\n"
+                             "    path = f'/proc/{os.getppid()}/cwd/solutions/profiler/profiler.md'\n"
+                             "    return len(open(path).read())\n"},
+           zero=("test_measure_memory_usage",), reason="Permission denied", landlock_abi=1),
+    Attack("kills_the_grader",
+           {MEMORY: APPEND + "import os, signal\ndef measure_memory_usage(obj):\n"
+                             "    os.kill(os.getppid(), signal.SIGKILL)\n"},
+           zero=("test_measure_memory_usage",), reason="Operation not permitted", landlock_abi=6),
+    # Every child leaves the process group, so only the cgroup finds them all.
+    Attack("fork_bomb",
+           {MEMORY: APPEND + "import os\ndef measure_memory_usage(obj):\n    while True:\n"
+                             "        try:\n            if os.fork() == 0:\n                os.setsid()\n"
+                             "        except OSError:\n            pass\n"},
+           zero=("test_measure_memory_usage",), reason="did not finish", needs_cgroup=True),
     Attack("a_syntax_error", {PROFILER: "class PerformanceProfiler(:\n    pass\n"},
            zero=("test_profile_operation", "test_profile_errors", "test_compare_operations"),
            reason="SyntaxError"),

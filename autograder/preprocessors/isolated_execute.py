@@ -148,6 +148,9 @@ class IsolatedExecute(Execute):
     def _start_submission(self, nb, process: StudentProcess) -> None:
         """Run every non-test code cell in `process`, recording each cell's outputs."""
         process.start()
+        if process.confinement.startswith("unconfined"):
+            self.log.warning("Submission not confined (%s): it can read the grading user's files",
+                             process.confinement)
         cells = [(i, c.source) for i, c in enumerate(nb.cells)
                  if c.cell_type == "code" and not is_test_cell(c)]
         started = time.monotonic()

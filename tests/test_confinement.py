@@ -1,0 +1,139 @@
+"""A submission's process reads only Python and system files, and cannot reach the grader."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from autograder import confinement, process_cap
+from autograder.sandbox import Limits, StudentProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+HIDDEN_TESTS = ROOT / "solutions" / "profiler" / "profiler.md"
+
+
+ABI = confinement.available_abi()
+needs_landlock = pytest.mark.skipif(ABI == 0, reason=f"no Landlock here: {confinement.describe()}")
+needs_scopes = pytest.mark.skipif(ABI < 6, reason=f"signal scoping needs Landlock ABI 6, this kernel has {ABI}")
+
+
+@pytest.fixture(scope="module")
+def student():
+    with StudentProcess(Limits(call_timeout=60)) as process:
+        yield process
+
+
+def error_of(process, source: str) -> str | None:
+    """The error message a cell raised in the submission's process, or None."""
+    [result], _ = process.run_cells([(0, source)])
+    return result["error"][3] if result["error"] else None
+
+
+@needs_landlock
+def test_the_process_reports_what_confines_it(student):
+    assert student.confinement.startswith(f"Landlock ABI {ABI}")
+
+
+@needs_landlock
+@pytest.mark.parametrize("source", [
+    f"open({str(HIDDEN_TESTS)!r}).read()",
+    "import os; open(f'/proc/{os.getppid()}/cwd/solutions/profiler/profiler.md').read()",
+    f"import os; os.listdir({str(ROOT)!r})",
+    f"open({str(ROOT / 'planted.py')!r}, 'w')",
+], ids=["hidden tests by path", "through the grader's cwd", "list the course", "plant a file"])
+def test_the_course_directory_is_closed(student, source):
+    assert HIDDEN_TESTS.exists()
+    assert "Permission denied" in error_of(student, source)
+    assert not (ROOT / "planted.py").exists()
+
+
+@needs_landlock
+def test_tcp_connections_are_refused(student):
+    assert error_of(student, "import socket; socket.create_connection(('127.0.0.1', 9), timeout=5)") \
+        == "[Errno 13] Permission denied"
+
+
+@needs_scopes
+def test_the_grader_cannot_be_signalled(student):
+    assert "Operation not permitted" in error_of(student, "import os, signal; os.kill(os.getppid(), signal.SIGKILL)")
+
+
+@needs_landlock
+def test_what_kernels_need_still_works(student):
+    """Packages, scratch files, /dev/null, numba's threads and a forkserver pool."""
+    source = """
+import multiprocessing, tempfile
+import numpy as np
+from numba import njit, prange
+import coursekit.machine
+from sklearn.datasets import load_digits
+
+@njit(parallel=True)
+def total(a):
+    s = 0.0
+    for i in prange(a.size):
+        s += a[i]
+    return s
+
+with tempfile.NamedTemporaryFile() as scratch, open('/dev/null', 'w') as null:
+    scratch.write(b'ok')
+with multiprocessing.get_context('forkserver').Pool(2) as pool:
+    squares = pool.map(abs, [-1, -2])
+result = (total(np.ones(1000)), load_digits().data.shape, squares)
+"""
+    assert error_of(student, source) is None
+    assert student.get("result") == (1000.0, (1797, 64), [1, 2])
+
+
+def test_a_course_inside_the_interpreter_is_refused_with_a_reason(tmp_path):
+    with pytest.raises(confinement.ConfinementUnavailable, match="lies inside"):
+        confinement.rules_for(tmp_path, protected=Path(confinement.sys.prefix) / "course")
+
+
+def test_unavailable_landlock_leaves_a_reason(monkeypatch):
+    def no_landlock(*args):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(confinement, "_syscall", no_landlock)
+    assert confinement.describe().startswith("NOT AVAILABLE (the kernel has no Landlock")
+    with pytest.raises(confinement.ConfinementUnavailable):
+        confinement.apply({"read": [], "write": [], "devices": []})
+
+
+NO_CGROUP = process_cap.cgroup_unavailable_reason()
+
+
+@pytest.mark.skipif(NO_CGROUP is not None, reason=f"no pids cgroup here: {NO_CGROUP}")
+def test_processes_are_capped_and_all_killed_even_outside_the_group():
+    with StudentProcess(Limits(call_timeout=30, tasks=8)) as process:
+        cgroup = process._cgroup
+        source = """
+import os, subprocess
+started = []
+try:
+    for _ in range(20):
+        started.append(subprocess.Popen(['sleep', '600'], start_new_session=True).pid)
+except OSError as exc:
+    refused = exc.errno
+"""
+        assert error_of(process, source) is None
+        assert process.get("refused") == errno.EAGAIN
+        assert 1 <= len(process.get("started")) < 8
+        escaped = process.get("started")
+    assert not cgroup.path.exists()
+    assert not any(_running(pid) for pid in escaped)
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped by init."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_an_ordinary_users_limit_sits_above_what_it_already_runs():
+    assert process_cap.nproc_limit(10) >= len([p for p in os.listdir("/proc") if p.isdigit()]) + 10
