@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from autograder.defaults import CALIBRATION_RUNS
+from autograder.defaults import CALIBRATION_RUNS, SOLUTIONS_DIR
 from autograder.preprocessors import IsolatedExecute
 from autograder.preprocessors.isolated_execute import is_test_cell
-from autograder.release import SOLUTIONS_DIR, read_source, source_notebooks
+from autograder.release import read_source, source_notebooks
 from autograder.speed import Calibration, CalibrationError
 from coursekit.machine import describe_machine
 

@@ -26,6 +26,7 @@ import site
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Sequence
 
 # Syscall numbers: the same on every Linux architecture that has Landlock.
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
@@ -123,19 +124,19 @@ def readable_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
-def rules_for(scratch: Path, protected: Path) -> dict:
+def rules_for(scratch: Path, protected: Sequence[Path]) -> dict:
     """The worker's rules: read as above, write only `scratch` and /dev; never `protected`.
 
-    Refuses (ConfinementUnavailable) when a path Python needs contains `protected`, for
-    example a course directory placed inside the interpreter's prefix.
+    Refuses (ConfinementUnavailable) when a path Python needs contains a protected one,
+    for example a course directory placed inside the interpreter's prefix.
     """
-    protected = protected.resolve()
     read = readable_paths()
-    for path in read:
-        if protected.is_relative_to(Path(path).resolve()):
-            raise ConfinementUnavailable(
-                errno.EPERM, f"the course directory {protected} lies inside {path}, which "
-                             f"the submission's Python must read; move the course elsewhere")
+    for secret in (p.resolve() for p in protected):
+        for path in read:
+            if secret.is_relative_to(Path(path).resolve()):
+                raise ConfinementUnavailable(
+                    errno.EPERM, f"{secret} lies inside {path}, which the submission's "
+                                 f"Python must read; move the course elsewhere")
     return {"read": read, "write": [str(scratch), "/dev/shm"], "devices": ["/dev"]}
 
 

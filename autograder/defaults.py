@@ -2,6 +2,12 @@
 
 from pathlib import Path
 
+# The course repository (with an editable install, where this package lives): instructor
+# sources with hidden tests in solutions/, generated student notebooks in assignments/.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
+
 # Where instructors grade, relative to where they run the CLI (ignored by git).
 DEFAULT_COURSE_DIR = Path("grading")
 # Seconds one test cell may take in the grader. The slowest checks time a kernel

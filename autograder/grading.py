@@ -27,8 +27,8 @@ from nbgrader.coursedir import CourseDirectory
 
 from autograder.calibrate import calibration_for_grading
 from autograder.config import nbgrader_config
-from autograder.defaults import CALL_TIMEOUT, TEST_CELL_TIMEOUT
-from autograder.release import SOLUTIONS_DIR, generate, source_notebooks
+from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
+from autograder.release import generate, source_notebooks
 from autograder.submissions import Submission, collect
 
 PROBLEMS_FILE = "problems.json"  # reasons for entries that could not be graded

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import SOLUTIONS_DIR
+from autograder.defaults import SOLUTIONS_DIR
 
 BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL)
 # A leak is a solution copied out, which brings several lines along. So a secret is two

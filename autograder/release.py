@@ -18,10 +18,8 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from autograder.config import nbgrader_config
+from autograder.defaults import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS_DIR = REPO_ROOT / "solutions"
-ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 

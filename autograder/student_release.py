@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from autograder.defaults import REPO_ROOT
 from autograder.leaks import find_leaks, secret_lines
-from autograder.release import REPO_ROOT
 
 # What students get, relative to the repository root.
 STUDENT_PATHS = ("_config.yml", "book", "assignments", "binder", "coursekit", "pyproject.toml")

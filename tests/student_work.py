@@ -8,7 +8,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import ASSIGNMENTS_DIR, SOLUTIONS_DIR, read_source
+from autograder.defaults import ASSIGNMENTS_DIR, SOLUTIONS_DIR
+from autograder.release import read_source
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
 

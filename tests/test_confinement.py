@@ -90,7 +90,7 @@ result = (total(np.ones(1000)), load_digits().data.shape, squares)
 
 def test_a_course_inside_the_interpreter_is_refused_with_a_reason(tmp_path):
     with pytest.raises(confinement.ConfinementUnavailable, match="lies inside"):
-        confinement.rules_for(tmp_path, protected=Path(confinement.sys.prefix) / "course")
+        confinement.rules_for(tmp_path, protected=[tmp_path, Path(confinement.sys.prefix) / "course"])
 
 
 def test_unavailable_landlock_leaves_a_reason(monkeypatch):

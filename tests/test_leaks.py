@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.release import ASSIGNMENTS_DIR
+from autograder.defaults import ASSIGNMENTS_DIR
 from conftest import ROOT
 from autograder.leaks import find_leaks, secret_lines
 

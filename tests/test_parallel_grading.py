@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from autograder.release import SOLUTIONS_DIR, read_source
+from autograder.defaults import SOLUTIONS_DIR
+from autograder.release import read_source
 from autograder.sandbox import StudentProcess
 from autograder.speed import Calibration, Threshold
 from coursekit.machine import describe_machine

@@ -5,7 +5,8 @@ from __future__ import annotations
 import nbformat
 
 from autograder.config import CODE_STUB
-from autograder.release import ASSIGNMENTS_DIR, assignment_names, sync_diff, write_release
+from autograder.defaults import ASSIGNMENTS_DIR
+from autograder.release import assignment_names, sync_diff, write_release
 from conftest import run_cli
 
 

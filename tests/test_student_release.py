@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.release import ASSIGNMENTS_DIR
+from autograder.defaults import ASSIGNMENTS_DIR
 from autograder.student_release import INSTRUCTOR_PAGES, LeakError, build_tree, commit_to_branch
 from conftest import ROOT
 from student_work import student_notebook
