@@ -44,12 +44,11 @@ def measure_relu(simd) -> dict:
     }, ROUNDS)
     assert np.array_equal(out, np.maximum(x, 0))
     relu_bytes, triad_bytes = 2 * x.nbytes, TRIAD_BYTES_PER_ELEMENT * TRIAD_ELEMENTS
-    # Time ratio scaled by the bytes each moves: a fraction of the triad's bandwidth.
+    # (relu bytes / relu time) / (triad bytes / triad time), round by round.
     fractions = {}
     for name in ("vectorized_relu (new array each call)", "relu into a reused array"):
-        r = ratio(samples, name, "triad, 1 core")
-        scale = relu_bytes / triad_bytes
-        fractions[name] = {key: value * scale for key, value in r.items()}
+        times_faster = ratio(samples, "triad, 1 core", name)
+        fractions[name] = {key: value * relu_bytes / triad_bytes for key, value in times_faster.items()}
     return {"relu_bytes": relu_bytes, "triad_bytes": triad_bytes, "seconds": samples,
             "fraction_of_triad_bandwidth": fractions}
 
