@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 MOUNTINFO = Path("/proc/self/mountinfo")
+PREFIX = "autograder-"  # cgroups are named autograder-<grader pid>-<n>
 _names = itertools.count()
 
 
@@ -46,17 +47,22 @@ class PidsCgroup:
     """A cgroup that holds one submission's process tree, at most `limit` tasks at once."""
 
     def __init__(self, limit: int):
-        root = controller_root()
-        if (root / "cgroup.subtree_control").exists() and \
-                "pids" not in (root / "cgroup.subtree_control").read_text().split():
-            _write(root / "cgroup.subtree_control", "+pids")
-        self.path = root / f"autograder-{os.getpid()}-{next(_names)}"
         try:
+            root = controller_root()
+            subtree = root / "cgroup.subtree_control"  # cgroup v2: children need pids enabled
+            if subtree.exists() and "pids" not in subtree.read_text().split():
+                subtree.write_text("+pids")
+            _remove_stale(root)
+            self.path = root / f"{PREFIX}{os.getpid()}-{next(_names)}"
             self.path.mkdir()
         except OSError as exc:
-            raise CgroupUnavailable(f"cannot create a cgroup in {root} ({exc.strerror})") from None
+            raise CgroupUnavailable(f"cannot create a pids cgroup ({exc})") from None
         self.limit = limit
-        _write(self.path / "pids.max", str(limit))
+        try:
+            _write(self.path / "pids.max", str(limit))
+        except CgroupUnavailable:
+            self.path.rmdir()
+            raise
 
     def join(self) -> None:
         """Move the calling process into the cgroup (in the child, before exec)."""
@@ -108,6 +114,17 @@ def describe(limit: int) -> str:
     if os.getuid() != 0:
         return f"RLIMIT_NPROC, {limit} tasks above what the grading user runs ({reason})"
     return f"NOT AVAILABLE ({reason}): only the wall-clock limits stop a fork bomb"
+
+
+def _remove_stale(root: Path) -> None:
+    """Delete the empty cgroups of graders that were killed before they could."""
+    for path in root.glob(f"{PREFIX}*"):
+        owner = path.name.removeprefix(PREFIX).split("-")[0]
+        if owner.isdigit() and not Path("/proc", owner).exists():
+            try:
+                path.rmdir()
+            except OSError:  # still has members: leave it
+                pass
 
 
 def _write(path: Path, text: str) -> None:

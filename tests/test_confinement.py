@@ -137,3 +137,12 @@ def _running(pid: int) -> bool:
 
 def test_an_ordinary_users_limit_sits_above_what_it_already_runs():
     assert process_cap.nproc_limit(10) >= len([p for p in os.listdir("/proc") if p.isdigit()]) + 10
+
+
+@pytest.mark.skipif(NO_CGROUP is not None, reason=f"no pids cgroup here: {NO_CGROUP}")
+def test_cgroups_left_by_a_killed_grader_are_removed():
+    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # never a live process
+    stale = process_cap.controller_root() / f"{process_cap.PREFIX}{dead_pid}-0"
+    stale.mkdir()
+    process_cap.PidsCgroup(4).remove()
+    assert not stale.exists()
