@@ -25,8 +25,11 @@ import os
 import site
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 from typing import Sequence
+
+from autograder.defaults import SOLUTIONS_DIR
 
 # Syscall numbers: the same on every Linux architecture that has Landlock.
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
@@ -44,8 +47,7 @@ _NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 # Directories every Python process needs to read (dynamic libraries, locale, /proc).
-SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt",
-               "/proc", "/sys")
+SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys")
 # Packages of this project that a submission imports (coursekit) or the worker loads
 # lazily (autograder); with an editable install they live in the course repository,
 # which is otherwise closed.
@@ -92,21 +94,33 @@ def landlock_abi() -> int:
         raise ConfinementUnavailable(exc.errno, why.get(exc.errno, str(exc))) from None
 
 
-def available_abi() -> int:
-    """The Landlock ABI version, or 0 where this machine cannot confine a process."""
+def protected_paths() -> tuple[Path, ...]:
+    """What a submission must never read: where the grader runs (the course) and solutions/."""
+    return Path.cwd(), SOLUTIONS_DIR
+
+
+def unavailable_reason() -> str | None:
+    """None where submissions graded from here are confined; otherwise why they are not."""
     try:
-        return landlock_abi()
-    except ConfinementUnavailable:
-        return 0
+        landlock_abi()
+        rules_for(Path(tempfile.gettempdir()), protected_paths())
+    except ConfinementUnavailable as exc:
+        return exc.strerror
+    return None
+
+
+def available_abi() -> int:
+    """The Landlock ABI that confines submissions graded from here, or 0 where none does."""
+    return 0 if unavailable_reason() else landlock_abi()
 
 
 def describe() -> str:
-    """One line for the instructor: what the grading machine's kernel can enforce."""
-    try:
-        abi = landlock_abi()
-    except ConfinementUnavailable as exc:
-        return (f"NOT AVAILABLE ({exc.strerror}): submissions can read every file the "
+    """One line for the instructor: what grading from here enforces on a submission."""
+    reason = unavailable_reason()
+    if reason:
+        return (f"NOT AVAILABLE ({reason}): submissions can read every file the "
                 f"grading user can read, hidden tests included")
+    abi = landlock_abi()
     extras = [what for needed, what in ((4, "no TCP"), (6, "no signals to the grader"))
               if abi >= needed]
     return f"Landlock ABI {abi}: submissions read only Python and system files" + \

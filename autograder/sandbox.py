@@ -28,7 +28,7 @@ from pathlib import Path
 import cloudpickle
 
 from autograder import confinement
-from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR
+from autograder.defaults import CALL_TIMEOUT
 from autograder.process_cap import CgroupUnavailable, PidsCgroup, nproc_limit
 from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
                              read_frame, write_frame)
@@ -188,8 +188,7 @@ class StudentProcess:
         os.mkdir(scratch["TMPDIR"])
         env = dict(os.environ, MPLBACKEND="Agg", PYTHONFAULTHANDLER="1", **scratch)
         try:
-            # The course is where the grader runs; the hidden tests are in solutions/.
-            rules = confinement.rules_for(self._workdir, protected=(Path.cwd(), SOLUTIONS_DIR))
+            rules = confinement.rules_for(self._workdir, confinement.protected_paths())
             env[confinement.ENV_VARIABLE] = json.dumps(rules)
         except confinement.ConfinementUnavailable as exc:
             self.confinement = f"unconfined: {exc.strerror}"

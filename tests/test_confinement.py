@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ HIDDEN_TESTS = ROOT / "solutions" / "profiler" / "profiler.md"
 
 
 ABI = confinement.available_abi()
-needs_landlock = pytest.mark.skipif(ABI == 0, reason=f"no Landlock here: {confinement.describe()}")
+needs_landlock = pytest.mark.skipif(ABI == 0, reason=f"no confinement here: {confinement.describe()}")
 needs_scopes = pytest.mark.skipif(ABI < 6, reason=f"signal scoping needs Landlock ABI 6, this kernel has {ABI}")
 
 
@@ -88,9 +89,11 @@ result = (total(np.ones(1000)), load_digits().data.shape, squares)
     assert student.get("result") == (1000.0, (1797, 64), [1, 2])
 
 
-def test_a_course_inside_the_interpreter_is_refused_with_a_reason(tmp_path):
+def test_a_course_inside_the_interpreter_is_refused_with_a_reason(tmp_path, monkeypatch):
     with pytest.raises(confinement.ConfinementUnavailable, match="lies inside"):
-        confinement.rules_for(tmp_path, protected=[tmp_path, Path(confinement.sys.prefix) / "course"])
+        confinement.rules_for(tmp_path, protected=[tmp_path, Path(sys.prefix) / "course"])
+    monkeypatch.chdir(Path(sys.prefix) / "lib")  # grading from inside the interpreter
+    assert "lies inside" in confinement.describe()
 
 
 def test_unavailable_landlock_leaves_a_reason(monkeypatch):
@@ -99,6 +102,7 @@ def test_unavailable_landlock_leaves_a_reason(monkeypatch):
 
     monkeypatch.setattr(confinement, "_syscall", no_landlock)
     assert confinement.describe().startswith("NOT AVAILABLE (the kernel has no Landlock")
+    assert confinement.available_abi() == 0
     with pytest.raises(confinement.ConfinementUnavailable):
         confinement.apply({"read": [], "write": [], "devices": []})
 
@@ -146,3 +150,13 @@ def test_cgroups_left_by_a_killed_grader_are_removed():
     stale.mkdir()
     process_cap.PidsCgroup(4).remove()
     assert not stale.exists()
+
+
+def test_without_a_cgroup_the_grader_says_what_stops_a_fork_bomb(monkeypatch):
+    def no_pids_controller():
+        raise process_cap.CgroupUnavailable("no pids controller mounted")
+
+    monkeypatch.setattr(process_cap, "controller_root", no_pids_controller)
+    assert process_cap.cgroup_unavailable_reason() == "cannot create a pids cgroup (no pids controller mounted)"
+    expected = "NOT AVAILABLE" if os.getuid() == 0 else "RLIMIT_NPROC, 100 tasks above"
+    assert process_cap.describe(100).startswith(expected)
