@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from autograder.reference import load_reference
 from coursekit.machine import describe_machine
-from interleaved import interleaved_samples, ratio, save
+from coursekit.timing import interleaved_samples, ratio
+from saving import save
 
 # Interleaved rounds per size; the median ratio is reported with its range.
 ROUNDS = 5

@@ -19,7 +19,8 @@ from threadpoolctl import threadpool_limits
 
 from autograder.reference import load_reference
 from coursekit.machine import describe_machine
-from interleaved import interleaved_samples, ratio, save
+from coursekit.timing import interleaved_samples, ratio
+from saving import save
 
 # Interleaved rounds per comparison; the median ratio is reported with its range.
 ROUNDS = 5

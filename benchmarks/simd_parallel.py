@@ -22,7 +22,8 @@ import numpy as np
 from autograder.reference import load_reference
 from coursekit.bandwidth import (TRIAD_BYTES_PER_ELEMENT, TRIAD_SCALAR, triad_parallel,
                                  triad_serial, usable_threads, with_numba_threads)
-from interleaved import interleaved_samples, ratio, save
+from coursekit.timing import interleaved_samples, ratio
+from saving import save
 
 ROUNDS = 9
 # 2**25 float32 (128 MiB per array) and 2**24 float64 triad arrays: far beyond any cache.

@@ -128,11 +128,13 @@ def _blas() -> str:
         from threadpoolctl import threadpool_info
     except ImportError:
         return "unknown BLAS"
-    for pool in threadpool_info():
-        if pool.get("user_api") == "blas":
-            return (f"{pool.get('internal_api')} {pool.get('version')}, "
-                    f"{pool.get('architecture')} kernels, {pool.get('num_threads')} threads")
-    return "no BLAS loaded"
+    pools = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    if not pools:
+        return "no BLAS loaded"
+    # scipy ships its own OpenBLAS; numpy's is the one `@` on numpy arrays uses.
+    pool = next((p for p in pools if "numpy" in p.get("filepath", "")), pools[0])
+    return (f"{pool.get('internal_api')} {pool.get('version')}, "
+            f"{pool.get('architecture')} kernels, {pool.get('num_threads')} threads")
 
 
 def _version(module: str) -> str:

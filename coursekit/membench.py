@@ -170,7 +170,8 @@ def sweep_sizes(machine: MachineInfo | None = None, per_octave: int = POINTS_PER
     """Working-set sizes that cross every cache this machine reports and end in main memory."""
     machine = machine or describe_machine()
     largest_cache = max((c.size_bytes for c in machine.caches if c.kind != "Instruction"), default=0)
-    largest = min(LARGEST_WORKING_SET, max(BEYOND_LAST_CACHE * largest_cache, 2 * SMALLEST_WORKING_SET))
-    # A power of two at the top keeps sizes like 2 MiB and 1 GiB exact for any per_octave.
-    largest = 2 ** int(np.log2(largest))
+    wanted = max(BEYOND_LAST_CACHE * largest_cache, 2 * SMALLEST_WORKING_SET)
+    # A power of two at the top keeps sizes like 2 MiB and 1 GiB exact for any per_octave;
+    # rounding up keeps the sweep at least BEYOND_LAST_CACHE times past an odd-sized cache.
+    largest = min(LARGEST_WORKING_SET, 2 ** int(np.ceil(np.log2(wanted))))
     return working_set_sizes(SMALLEST_WORKING_SET, largest, per_octave, line_bytes_of(machine))

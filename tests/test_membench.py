@@ -118,6 +118,11 @@ def test_sweep_crosses_every_reported_cache_and_goes_beyond():
         assert sizes[0] < cache.size_bytes < sizes[-1]
 
 
+def test_sweep_goes_well_past_a_cache_of_odd_size():
+    odd = machine_with(CacheLevel(3, "Unified", 480 * MIB, 64, 16))  # as some VMs report
+    assert sweep_sizes(odd)[-1] >= membench.BEYOND_LAST_CACHE * 480 * MIB
+
+
 def test_sweep_is_capped_and_still_works_without_cache_information():
     huge = machine_with(CacheLevel(3, "Unified", 64 * 1024 * MIB, 64, 16))
     assert sweep_sizes(huge)[-1] == membench.LARGEST_WORKING_SET
