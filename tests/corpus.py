@@ -94,6 +94,16 @@ CORPUS = [
                              "        try:\n            if os.fork() == 0:\n                os.setsid()\n"
                              "        except OSError:\n            pass\n"},
            zero=("test_measure_memory_usage",), reason="did not finish", needs_cgroup=True),
+    # pytest.raises that sees no error raises an outcome that is not an Exception.
+    Attack("refuses_no_bad_input",
+           {PROFILER: APPEND + "_checked = PerformanceProfiler.profile_operation\n"
+                               "def _lenient(self, operation, *args, num_runs=100, **kwargs):\n"
+                               "    try:\n"
+                               "        return _checked(self, operation, *args, num_runs=num_runs, **kwargs)\n"
+                               "    except (ValueError, TypeError):\n"
+                               "        return None\n"
+                               "PerformanceProfiler.profile_operation = _lenient\n"},
+           zero=("test_profile_errors",), reason="DID NOT RAISE"),
     Attack("a_syntax_error", {PROFILER: "class PerformanceProfiler(:\n    pass\n"},
            zero=("test_profile_operation", "test_profile_errors", "test_compare_operations"),
            reason="SyntaxError"),

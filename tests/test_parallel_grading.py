@@ -12,7 +12,7 @@ from autograder.sandbox import StudentProcess
 from autograder.speed import Calibration, Threshold
 from coursekit.machine import describe_machine
 from coursekit.parallel import CUDASIM_VARIABLE
-from student_work import calibrate, grade_class, planted, released_notebook, student_notebook
+from student_work import appended, calibrate, grade_class, planted, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "parallel"
@@ -22,6 +22,20 @@ NOT_ORDER_TESTS = ("test_batch_activation_correct", "test_parallel_efficiency", 
 
 # A plausible slip: imap_unordered hands results back as the workers finish them.
 _RESULTS_IN_COMPLETION_ORDER = planted("pool.imap(", "pool.imap_unordered(")
+# Right values in the right order, but no pool: everything runs in the student's process.
+_SERIAL = appended("\n\ndef parallel_batch_processing(batch_data, operation, num_workers=4):\n"
+                   "    return np.array([operation(item) for item in batch_data])\n")
+
+
+def _naive_kernel(source: str) -> str:
+    """A correct CUDA kernel that reads A and B from global memory: no shared tiles."""
+    return ("TILE = 16\n\n@cuda.jit\ndef _block_product(A, B, C):\n"
+            "    i, j = cuda.grid(2)[1], cuda.grid(2)[0]\n"
+            "    if i < C.shape[0] and j < C.shape[1]:\n"
+            "        acc = numba.float32(0.0)\n"
+            "        for k in range(A.shape[1]):\n"
+            "            acc += A[i, k] * B[k, j]\n"
+            "        C[i, j] = acc\n")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +61,9 @@ def graded(course, tmp_path_factory):
         "unordered": student_notebook(ASSIGNMENT, NOTEBOOK,
                                       edits={"parallel_batch_processing": _RESULTS_IN_COMPLETION_ORDER}),
         "stub": released_notebook(ASSIGNMENT),
+        "serial": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"parallel_batch_processing": _SERIAL}),
+        "no_shared_tiles": student_notebook(ASSIGNMENT, NOTEBOOK,
+                                            edits={"cuda_tiled_matmul_helpers": _naive_kernel}),
     }
     return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)
 
@@ -90,3 +107,18 @@ def test_the_setup_cell_switches_the_simulator_on_in_the_graders_worker(monkeypa
         assert [r["error"] for r in results] == [None, None, None]
         assert process.get("numba_before") is False, "the worker imported numba before the first cell"
         assert process.get("simulating") is True
+
+
+def test_a_batch_run_in_one_process_loses_the_order_points(graded, course):
+    _, rows = graded
+    assert float(rows["serial"]["test_batch_order"]) == 0
+    feedback = (course / "feedback" / "serial" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "all items ran in one process" in feedback
+
+
+def test_a_kernel_without_shared_tiles_loses_the_cuda_points(graded, course):
+    _, rows = graded
+    assert float(rows["no_shared_tiles"]["test_cuda_tiled_matmul"]) == 0
+    assert float(rows["no_shared_tiles"]["test_batch_order"]) == float(rows["full"]["test_batch_order"])
+    feedback = (course / "feedback" / "no_shared_tiles" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "_block_product" in feedback and "(0, 0)" in feedback

@@ -9,17 +9,22 @@ import time
 import traceback
 import warnings
 
+import pytest
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool, Float, Integer, Unicode
 
+from autograder.anticheat import python_source
 from autograder.defaults import CALL_TIMEOUT
 from autograder.sandbox import Limits, StudentProcess
 from autograder.speed import Calibration, Credit, SpeedContext, speed_context
 from autograder.testing import grading_with
 
 TEST_CELL_FILENAME = "<test cell>"
+# What a failing test cell raises. pytest's outcomes (`pytest.raises` that saw no error,
+# `pytest.fail`, `pytest.skip`) derive from BaseException, not Exception.
+TEST_FAILURES = (Exception, pytest.fail.Exception, pytest.skip.Exception)
 
 
 def is_test_cell(cell) -> bool:
@@ -47,15 +52,9 @@ def grader_setup_cells(nb) -> list:
     return setup
 
 
-def _to_python(source: str) -> str:
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
-
-
 def run_source(source: str, namespace: dict):
     """Execute a cell's source like a notebook does; return the last expression's value."""
-    tree = ast.parse(_to_python(source), TEST_CELL_FILENAME)
+    tree = ast.parse(python_source(source), TEST_CELL_FILENAME)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     exec(compile(tree, TEST_CELL_FILENAME, "exec"), namespace)
     if last is not None:
@@ -207,7 +206,7 @@ class IsolatedExecute(Execute):
             stack.enter_context(warnings.catch_warnings())
             try:
                 value = run_source(cell.source, namespace)
-            except Exception as exc:  # a failing test is a verdict, not a grader error
+            except TEST_FAILURES as exc:  # a failing test is a verdict, not a grader error
                 error = exc
         process.deadline = None
         self._record(cell, "".join(process.transcript) + printed.getvalue(), error, value)

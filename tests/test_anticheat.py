@@ -1,0 +1,42 @@
+"""The static BLAS check: BLAS and hidden BLAS are found, ordinary code is left alone."""
+
+import pytest
+
+from autograder.anticheat import assert_no_blas, blas_uses
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def f(A, B):\n    return A @ B", "the @ operator"),
+    ("import numpy as np\ndef f(A, B):\n    return np.dot(A, B)", ".dot"),
+    ("def f(A, B):\n    return A.dot(B)", ".dot"),
+    ("import numpy as np\ndef f(A):\n    return np.linalg.norm(A)", ".linalg"),
+    ("from numpy import dot\ndef f(A, B):\n    return dot(A, B)", "import of dot"),
+    ("from numpy import *\ndef f(A, B):\n    return dot(A, B)", "import of *"),
+    ("def f(A, B):\n    from scipy.linalg import blas\n    return blas.sgemm(1, A, B)", "import of"),
+    ("import numpy as np\nfast = np.matmul\ndef f(A, B):\n    return fast(A, B)", ".matmul"),
+    ("import numpy as np\ndef f(A, B, name='dot'):\n    return getattr(np, name)(A, B)", "getattr"),
+    ("import numpy as np\ndef f(A, B):\n    return getattr(np, 'matmul')(A, B)", "getattr"),
+    ("def f(A, B):\n    return eval('A @ B')", "eval"),
+    ("import importlib\ndef f(A, B):\n    return importlib.import_module('numpy').dot(A, B)", ".import_module"),
+    ("import operator, numpy\ndef f(A, B):\n    return operator.attrgetter('d' + 'ot')(numpy)(A, B)", ".attrgetter"),
+])
+def test_blas_and_hidden_blas_are_found(source, found):
+    uses = blas_uses(source)
+    assert any(found in use for use in uses), uses
+    with pytest.raises(AssertionError, match="written by hand"):
+        assert_no_blas(source)
+
+
+@pytest.mark.parametrize("source", [
+    "def f(A, B):\n    rows, inner = A.shape\n    dot = 0.0\n    for k in range(inner):\n        dot += A[0, k] * B[k, 0]\n    return dot",
+    "def size(obj):\n    return getattr(obj, 'nbytes', 0) + len(getattr(obj, '__dict__', {}))",
+    "import re\nPATTERN = re.compile('x')\ndef f(text):\n    return re.compile('y').match(text)",
+    "import numpy as np\nA = np.ones((2, 2))\nprint(np.allclose(A @ A, 2))  # top-level checks are the student's own",
+])
+def test_ordinary_code_is_left_alone(source):
+    assert blas_uses(source) == []
+    assert_no_blas(source)
+
+
+def test_code_that_does_not_parse_is_reported():
+    assert "does not parse" in blas_uses("def f(:\n")[0]
