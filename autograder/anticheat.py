@@ -93,3 +93,46 @@ def assert_no_blas(source: str) -> None:
                       "np.linalg, scipy.linalg) or calls that pick a function by a name built "
                       "at run time (eval, exec, getattr with a computed name, import_module). "
                       "Found in your code: " + "; ".join(uses))
+
+
+def _reachable_functions(tree: ast.AST, entry_points: tuple[str, ...]) -> dict[str, ast.AST]:
+    """The submission's functions that `entry_points` can call, directly or through others.
+
+    A function compiled by assignment (`kernel = numba.njit(loop)`) counts as its call.
+    """
+    defined = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _numba_compiled(node):
+            defined.update({target.id: node for target in node.targets if isinstance(target, ast.Name)})
+    found, todo = {}, list(entry_points)
+    while todo:
+        name = todo.pop()
+        if name in found or name not in defined:
+            continue
+        found[name] = defined[name]
+        todo += [n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name)]
+    return found
+
+
+def _numba_compiled(node: ast.AST) -> bool:
+    if isinstance(node, ast.FunctionDef):
+        return any("jit" in ast.unparse(d) or "vectorize" in ast.unparse(d) for d in node.decorator_list)
+    return "jit" in ast.unparse(node.value.func)  # kernel = numba.njit(loop), or numba.njit(...)(loop)
+
+
+def hand_written_problems(source: str, entry_points: tuple[str, ...], shortcuts: set[str]) -> list[str]:
+    """Why the functions behind `entry_points` are not a numba loop of the student's own.
+
+    Reports each library function among `shortcuts` (`np.maximum` for a ReLU) used on the
+    way, and the absence of any numba-compiled function; an empty list means hand-written.
+    """
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError as exc:
+        return [f"line {exc.lineno}: the code does not parse, so it cannot be checked"]
+    functions = _reachable_functions(tree, entry_points)
+    problems = sorted({f"line {n.lineno}: .{n.attr}" for f in functions.values() for n in ast.walk(f)
+                       if isinstance(n, ast.Attribute) and n.attr in shortcuts})
+    if not any(_numba_compiled(f) for f in functions.values()):
+        problems.append(f"no numba-compiled function behind {', '.join(entry_points)}")
+    return problems

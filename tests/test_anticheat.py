@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograder.anticheat import assert_no_blas, blas_uses
+from autograder.anticheat import assert_no_blas, blas_uses, hand_written_problems
 
 
 @pytest.mark.parametrize("source, found", [
@@ -40,3 +40,42 @@ def test_ordinary_code_is_left_alone(source):
 
 def test_code_that_does_not_parse_is_reported():
     assert "does not parse" in blas_uses("def f(:\n")[0]
+
+
+RELU_SHORTCUTS = {"maximum", "fmax", "clip", "where"}
+OWN_LOOP = '''
+import numba
+import numpy as np
+
+@numba.njit
+def _relu_into(x, out):
+    for i in range(x.size):
+        out[i] = 0 if x[i] <= 0 else x[i]
+
+def vectorized_relu(x):
+    out = np.empty_like(x)
+    _relu_into(x.reshape(-1), out.reshape(-1))
+    return out
+'''
+
+
+@pytest.mark.parametrize("source", [
+    OWN_LOOP,
+    OWN_LOOP.replace("@numba.njit\n", "") + "_relu_into = numba.njit(_relu_into)\n",
+])
+def test_an_own_numba_loop_is_hand_written(source):
+    assert hand_written_problems(source, ("vectorized_relu",), RELU_SHORTCUTS) == []
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("import numpy as np\ndef vectorized_relu(x):\n    return np.maximum(x, 0)", ".maximum"),
+    ("import numpy as np\ndef _k(x):\n    return np.where(x > 0, x, 0)\ndef vectorized_relu(x):\n    return _k(x)",
+     ".where"),
+    ("def vectorized_relu(x):\n    return [v if v > 0 else 0 for v in x]", "no numba-compiled function"),
+    ("import numba, numpy as np\nx = np.maximum(np.ones(3), 0)\ny = numba.njit(lambda v: v)\n"
+     "def vectorized_relu(x):\n    return [v if v > 0 else 0 for v in x]", "no numba-compiled function"),
+    (OWN_LOOP + "\nnp.maximum(np.ones(2), 0)  # unrelated top-level code is fine\n"
+     "def vectorized_relu(x):\n    return x.clip(0)\n", ".clip"),
+])
+def test_a_library_shortcut_is_reported(source, problem):
+    assert any(problem in p for p in hand_written_problems(source, ("vectorized_relu",), RELU_SHORTCUTS))

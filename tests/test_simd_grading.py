@@ -40,8 +40,16 @@ def vectorized_relu(x):
 MUTATING_RELU = '''
 
 def vectorized_relu(x):
-    np.maximum(x, 0, out=x)
+    x = np.asarray(x)
+    _relu_into(x.reshape(-1), x.reshape(-1))  # the caller's array, when it is contiguous
     return x.copy()
+'''
+
+# Right values, fast, new array: but NumPy's loop, not the student's.
+NUMPY_RELU = '''
+
+def vectorized_relu(x):
+    return np.maximum(np.asarray(x), np.zeros((), np.asarray(x).dtype))
 '''
 
 
@@ -61,6 +69,7 @@ def graded(course, tmp_path_factory):
         "scalar": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": appended(SCALAR_RELU)}),
         "mutating": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": appended(MUTATING_RELU)}),
         "stub": released_notebook(ASSIGNMENT),
+        "numpy": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"vectorized_relu": appended(NUMPY_RELU)}),
     }
     return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)[1]
 
@@ -94,3 +103,11 @@ def test_the_stub_scores_zero(graded):
 def test_both_thresholds_come_from_a_reference_clearly_faster_than_its_baseline(course):
     checks = json.loads((course / "calibration.json").read_text())["checks"]
     assert all(checks[check]["reference_speedup"] > 1.3 for check in SPEED_CHECKS)
+
+
+def test_a_relu_that_calls_numpy_earns_no_relu_points(graded, course):
+    row = graded["numpy"]
+    assert float(row["test_vectorized_relu"]) == 0
+    assert all(float(row[cell]) == 0 for cell in SPEED_CELLS), "correctness gates speed"
+    assert float(row["test_relu_inplace"]) == 2, "relu_inplace is still the student's own loop"
+    assert "must run a numba loop of your own" in _feedback(course, "numpy")
