@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import importlib.util
 import os
 import site
@@ -120,14 +121,19 @@ def describe() -> str:
     if reason:
         return (f"NOT AVAILABLE ({reason}): submissions can read every file the "
                 f"grading user can read, hidden tests included")
-    abi = landlock_abi()
+    return _enforced(landlock_abi())
+
+
+def _enforced(abi: int) -> str:
+    """What rules built by `apply` enforce under this Landlock ABI."""
     extras = [what for needed, what in ((4, "no TCP"), (6, "no signals to the grader"))
               if abi >= needed]
     return f"Landlock ABI {abi}: submissions read only Python and system files" + \
         "".join(f", {what}" for what in extras)
 
 
-def readable_paths() -> list[str]:
+@functools.cache
+def readable_paths() -> tuple[str, ...]:
     """What a submission's process may read: the interpreter, packages, system files."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, site.getusersitepackages(),
              *site.getsitepackages(), *sysconfig.get_paths().values(), *SYSTEM_READ}
@@ -135,7 +141,7 @@ def readable_paths() -> list[str]:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
             paths.update(spec.submodule_search_locations)
-    return sorted(p for p in paths if p and os.path.exists(p))
+    return tuple(sorted(p for p in paths if p and os.path.exists(p)))
 
 
 def rules_for(scratch: Path, protected: Sequence[Path]) -> dict:
@@ -151,7 +157,7 @@ def rules_for(scratch: Path, protected: Sequence[Path]) -> dict:
                 raise ConfinementUnavailable(
                     errno.EPERM, f"{secret} lies inside {path}, which the submission's "
                                  f"Python must read; move the course elsewhere")
-    return {"read": read, "write": [str(scratch), "/dev/shm"], "devices": ["/dev"]}
+    return {"read": list(read), "write": [str(scratch), "/dev/shm"], "devices": ["/dev"]}
 
 
 def apply(rules: dict) -> str:
@@ -175,7 +181,7 @@ def apply(rules: dict) -> str:
         _syscall(_RESTRICT_SELF, ruleset, ctypes.c_uint32(0))
     finally:
         os.close(ruleset)
-    return describe()
+    return _enforced(abi)
 
 
 def _allow(ruleset: int, path: str, rights: int) -> None:
