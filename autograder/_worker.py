@@ -9,6 +9,7 @@ Verdicts are never decided here: the grader compares the values this process ret
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import itertools
@@ -17,7 +18,8 @@ import pickle
 import sys
 import traceback
 
-# Student output kept per request; more than this is cut, with a note.
+# Student output kept per request: the first and the last half of this many characters,
+# with a note of how much was dropped between them (a failing loop's last lines matter).
 MAX_CAPTURED_CHARS = 20_000
 HARNESS_FILES = ("autograder/_worker.py", "IPython/core/")
 
@@ -36,11 +38,51 @@ def _format_error(exc: BaseException) -> tuple[str, str, str, str, str]:
     return kind.__module__, kind.__qualname__, builtin_base, message, text
 
 
-def _captured(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    if len(text) > MAX_CAPTURED_CHARS:
-        text = text[:MAX_CAPTURED_CHARS] + f"\n[... output cut at {MAX_CAPTURED_CHARS} characters]\n"
-    return text
+class CappedOutput(io.TextIOBase):
+    """sys.stdout for student code: keeps the head and the tail, counts the rest.
+
+    Written to as it is produced, so memory stays bounded and a submission that prints
+    millions of lines runs about as fast as it would printing to a pipe.
+    """
+
+    def __init__(self, limit: int = MAX_CAPTURED_CHARS):
+        super().__init__()
+        self._keep = limit // 2
+        self._head: list[str] = []
+        self._head_chars = 0
+        self._tail: collections.deque[str] = collections.deque()
+        self._tail_chars = 0
+        self._dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        written = len(text)
+        if self._head_chars < self._keep:
+            taken = text[:self._keep - self._head_chars]
+            self._head.append(taken)
+            self._head_chars += len(taken)
+            text = text[len(taken):]
+        if text:
+            self._tail.append(text)
+            self._tail_chars += len(text)
+            while self._tail_chars - len(self._tail[0]) >= self._keep:
+                oldest = self._tail.popleft()
+                self._tail_chars -= len(oldest)
+                self._dropped += len(oldest)
+        return written
+
+    def getvalue(self) -> str:
+        tail = "".join(self._tail)
+        excess = max(0, len(tail) - self._keep)
+        dropped = self._dropped + excess
+        head = "".join(self._head)
+        if not dropped:
+            return head + tail
+        return f"{head}\n[... {dropped} characters of output dropped ...]\n{tail[excess:]}"
 
 
 def _make_shell():
@@ -51,6 +93,9 @@ def _make_shell():
     config.HistoryManager.enabled = False  # no sqlite file, no background thread
     shell = InteractiveShell.instance(config=config, colors="NoColor")
     shell.showtraceback = lambda *args, **kwargs: None  # errors are reported structurally
+    # IPython copies every write into its output history (kept even with history off):
+    # ten times the cost of the print itself, and unbounded memory. The worker captures.
+    shell._tee = lambda channel: contextlib.nullcontext()
     return shell
 
 
@@ -89,11 +134,11 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
     def run_cells(cells):
         results = []
         for index, source in cells:
-            buffer = io.StringIO()
+            buffer = CappedOutput()
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 outcome = shell.run_cell(source, store_history=False)
             error = outcome.error_before_exec or outcome.error_in_exec
-            results.append({"index": index, "stdout": _captured(buffer),
+            results.append({"index": index, "stdout": buffer.getvalue(),
                             "error": _format_error(error) if error is not None else None})
         names = sorted(n for n in namespace
                        if not n.startswith("_") and n not in shell.user_ns_hidden)
@@ -131,16 +176,16 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
             request = loads(read_frame(request_fd))
         except WorkerGone:
             return
-        buffer = io.StringIO()
+        buffer = CappedOutput()
         try:
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 reply = handle(request)
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
             reply = ("error", *_format_error(exc))
         try:
-            payload = dumps((reply, _captured(buffer)), protocol=5)
+            payload = dumps((reply, buffer.getvalue()), protocol=5)
         except Exception as exc:
-            payload = dumps((("error", *_format_error(exc)), _captured(buffer)), protocol=5)
+            payload = dumps((("error", *_format_error(exc)), buffer.getvalue()), protocol=5)
         write_frame(reply_fd, payload)
 
 

@@ -76,8 +76,13 @@ CORPUS = [
                              "def measure_memory_usage(obj):\n    return Anything()\n"},
            zero=("test_measure_memory_usage",), reason="AssertionError"),
     Attack("prints_without_end",
-           {MEMORY: APPEND + "print('x' * 50_000_000)\n"}, zero=(), reason="output cut",
+           {MEMORY: APPEND + "print('x' * 50_000_000)\n"}, zero=(), reason="output dropped",
            full=ALL_TESTS),
+    # Half a million short lines: within the 5 s call limit only if output is carried at
+    # pipe speed (IPython's own capture took 16 us a line, 8 s here).
+    Attack("floods_short_lines",
+           {MEMORY: APPEND + "for line in range(500_000):\n    print(line)\n"}, zero=(),
+           reason="output dropped", full=ALL_TESTS),
     # The grader's working directory is the course: /proc leads there without knowing it.
     Attack("reads_the_hidden_tests",
            {MEMORY: APPEND + "import os\ndef measure_memory_usage(obj):\n"
