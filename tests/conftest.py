@@ -39,9 +39,9 @@ def built_site(tmp_path_factory) -> Path:
     return out / "_build" / "html"
 
 
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the instructor CLI as an instructor would, in a fresh process."""
-    result = subprocess.run([BIN / "autograder", *map(str, args)], capture_output=True, text=True)
+def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the instructor CLI as an instructor would, in a fresh process (with `env`, if given)."""
+    result = subprocess.run([BIN / "autograder", *map(str, args)], capture_output=True, text=True, env=env)
     if check:
         assert result.returncode == 0, f"autograder {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
     return result

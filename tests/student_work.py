@@ -63,22 +63,24 @@ def released_notebook(assignment: str) -> nbformat.NotebookNode:
     return nbformat.read(ASSIGNMENTS_DIR / assignment / f"{assignment}.ipynb", as_version=4)
 
 
-def calibrate(assignment: str, course: Path, check: bool = True):
+def calibrate(assignment: str, course: Path, check: bool = True, *, env: dict | None = None):
     """`autograder calibrate` with one run of the reference, as the tests can afford."""
     from conftest import run_cli
 
-    return run_cli("calibrate", assignment, "--course-dir", course, "--runs", "1", check=check)
+    return run_cli("calibrate", assignment, "--course-dir", course, "--runs", "1", check=check, env=env)
 
 
-def grade_class(assignment: str, notebooks: dict, folder: Path, course: Path, *options: str):
+def grade_class(assignment: str, notebooks: dict, folder: Path, course: Path, *options: str,
+                env: dict | None = None):
     """Grade `notebooks` (student -> notebook) and whatever `folder` already holds as one
-    class through the CLI; return the grading output and the exported rows by student."""
+    class through the CLI (with `env`, if given); return the grading output and the
+    exported rows by student."""
     from conftest import run_cli
 
     for student, nb in notebooks.items():
         write_submission(folder, student, nb, assignment)
-    output = run_cli("grade", assignment, folder, "--course-dir", course, *options).stdout
+    output = run_cli("grade", assignment, folder, "--course-dir", course, *options, env=env).stdout
     grades = course / "grades.csv"
-    run_cli("export", assignment, "--course-dir", course, "-o", grades)
+    run_cli("export", assignment, "--course-dir", course, "-o", grades, env=env)
     with grades.open() as handle:
         return output, {row["student_id"]: row for row in csv.DictReader(handle)}
