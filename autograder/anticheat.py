@@ -136,3 +136,17 @@ def hand_written_problems(source: str, entry_points: tuple[str, ...], shortcuts:
     if not any(_numba_compiled(f) for f in functions.values()):
         problems.append(f"no numba-compiled function behind {', '.join(entry_points)}")
     return problems
+
+
+def numba_functions_behind(source: str, entry_points: tuple[str, ...]) -> list[str]:
+    """Names of the numba-compiled functions that `entry_points` can call, themselves included.
+
+    The grader reads the assembly of exactly these (the SIMD width check), so a vectorized
+    loop elsewhere in the notebook is no evidence for the function being graded.
+    """
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return []
+    return sorted(name for name, node in _reachable_functions(tree, entry_points).items()
+                  if _numba_compiled(node))
