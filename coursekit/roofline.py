@@ -241,6 +241,14 @@ def level_working_sets(machine: MachineInfo | None = None) -> list[tuple[str, in
     return sets
 
 
+def level_holding(nbytes: int, machine: MachineInfo | None = None) -> str:
+    """The name (as in `level_working_sets`) of the smallest data cache that holds `nbytes`; 'DRAM' if none does."""
+    _require_positive_int("nbytes", nbytes)
+    machine = machine or describe_machine()
+    caches = sorted((c for c in machine.caches if c.kind in ("Data", "Unified")), key=lambda c: c.level)
+    return next((f"L{c.level}" for c in caches if nbytes <= c.size_bytes), "DRAM")
+
+
 def memory_roofs(machine: MachineInfo | None = None, repeats: int = 3, include_parallel_dram: bool = True) -> list[MemoryRoof]:
     """Bandwidth of every level: one core streaming a resident working set, and the triad on all cores for DRAM."""
     roofs = [MemoryRoof(name, size, read_bandwidth_gbs(size, repeats=repeats), "one core, streaming read")

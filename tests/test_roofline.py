@@ -13,6 +13,7 @@ from coursekit.roofline import (
     find_bend,
     fma_chains_for,
     fma_recurrence,
+    level_holding,
     level_working_sets,
     peak_gflops,
     read_clock_ghz,
@@ -99,6 +100,8 @@ def test_working_sets_fit_each_reported_level_and_end_in_dram():
     assert sets["L1"] < 32768 and sets["L2"] < 1 << 20 and sets["L2"] > 32768
     assert sets["DRAM"] > 3 << 20 and all(size % 8 == 0 for size in sets.values())
     assert [name for name, _ in level_working_sets(_machine())] == ["DRAM"]
+    machine = _machine(caches=caches)
+    assert [level_holding(n, machine) for n in (32768, 32769, 3 << 20, (3 << 20) + 1)] == ["L1", "L2", "L3", "DRAM"]
 
 
 def test_a_kernel_point_is_placed_by_its_arithmetic():
