@@ -75,10 +75,16 @@ def test_empty_batches_and_surplus_workers(ref):
     np.testing.assert_array_equal(ref.parallel_batch_processing([-2, 3], abs, num_workers=32), [2, 3])
 
 
-@pytest.mark.parametrize("workers", [0, -1, 2.0, None])
+@pytest.mark.parametrize("workers", [0, -1, 2.0, None, True])
 def test_bad_worker_counts_are_refused(ref, workers):
     with pytest.raises(ValueError, match="num_workers"):
         ref.parallel_batch_processing([1], abs, num_workers=workers)
+
+
+def test_the_worker_count_is_checked_before_the_batch(ref):
+    # The instructions settle it: an empty batch with num_workers=0 raises, it does not return [].
+    with pytest.raises(ValueError, match="num_workers"):
+        ref.parallel_batch_processing([], abs, num_workers=0)
 
 
 def test_the_first_failing_item_is_named_with_the_original_error(ref):
