@@ -16,6 +16,7 @@ examples:
   autograder student-release ../student --branch student   the tree students clone
   autograder calibrate matmul                 measure speed thresholds on this machine
   autograder grade profiler submissions.zip   grade a class into grading/gradebook.db
+                                              (exit 1 if some entries have problems)
   autograder export profiler -o grades.csv    one row per student, one column per test
   autograder feedback profiler                list every student's feedback page
 """
@@ -75,7 +76,9 @@ def _calibrate(args) -> int:
 
 
 def _grade(args) -> int:
+    """Exit 0 when every entry was graded cleanly, 1 when some have problems (each has its row)."""
     from autograder import confinement, process_cap
+    from autograder.grading import ERROR_LOG
     from autograder.sandbox import Limits
 
     print(f"File isolation: {confinement.describe()}")
@@ -87,7 +90,11 @@ def _grade(args) -> int:
         print(f"{r.student_id.ljust(width)}  {r.score:>5g}/{r.max_score:<4g} {r.problem or ''}")
     problems = sum(1 for r in results if r.problem)
     print(f"\n{len(results)} graded ({problems} with problems) into {args.course_dir / 'gradebook.db'}")
-    return 0
+    failures = sum(1 for r in results if r.grader_error)
+    if failures:
+        print(f"The grader failed on {failures} submission(s); tracebacks in "
+              f"{args.course_dir / ERROR_LOG}")
+    return 1 if problems else 0
 
 
 def _export(args) -> int:

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
-                                    GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades,
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
 from traitlets.config import Config
 
 from autograder.defaults import CALL_TIMEOUT, TEST_CELL_TIMEOUT
-from autograder.preprocessors import IsolatedExecute
+from autograder.preprocessors import ClearHiddenTestsFromTestCells, IsolatedExecute
 
 # The stub that replaces each solution in the student version.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -49,6 +49,7 @@ def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT,
     c.Execute.timeout = cell_timeout
     c.IsolatedExecute.call_timeout = call_timeout
     # Feedback goes to students: it shows verdicts and messages, never hidden test code.
-    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor,
+                                        ClearHiddenTestsFromTestCells]
     return c
 

@@ -1,20 +1,25 @@
 """Grading a class: each submission autograded in isolation, then feedback and a CSV.
 
 The course directory (default `grading/`) is an ordinary nbgrader one: `source/`,
-`release/`, `submitted/`, `autograded/`, `feedback/` and `gradebook.db`. Entries that
+`release/`, `submitted/`, `autograded/`, `feedback/` and `gradebook.db`. Each notebook
+is matched to the release before nbgrader sees it (`autograder.normalise`). Entries that
 cannot be graded (not a notebook, invalid JSON, wrong name) are graded as the untouched
 student version, so they score zero through the same pipeline, and their reason is put
-at the top of the notebook, where the feedback page shows it.
+at the top of the notebook, where the feedback page shows it. Whatever fails while one
+submission is graded, nbgrader or the grader itself, is that student's row with the
+reason (the traceback goes to `grader-errors.log`); the rest of the class is graded.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,10 +33,12 @@ from nbgrader.coursedir import CourseDirectory
 from autograder.calibrate import calibration_for_grading
 from autograder.config import nbgrader_config
 from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
+from autograder.normalise import normalise, read_submission
 from autograder.release import generate, source_notebooks
 from autograder.submissions import Submission, collect
 
 PROBLEMS_FILE = "problems.json"  # reasons for entries that could not be graded
+ERROR_LOG = "grader-errors.log"  # full tracebacks of failures while grading a submission
 
 
 @dataclass(frozen=True)
@@ -42,10 +49,11 @@ class GradeResult:
     problem: str | None
     seconds: float
     skipped: bool = False
+    grader_error: bool = False  # the failure is logged in ERROR_LOG
 
 
 class GradingError(Exception):
-    """nbgrader itself failed on a submission (not the submission's fault)."""
+    """Grading cannot go on: nothing graded yet, or nbgrader failed on one submission."""
 
 
 class ClassGrader:
@@ -97,23 +105,74 @@ class ClassGrader:
     # -- one submission --------------------------------------------------------------
 
     def grade_one(self, submission: Submission, force: bool = False) -> GradeResult:
+        """Grade one entry; any failure becomes this student's problem, never the class's."""
         started = time.monotonic()
         student = submission.student_id
-        changed = self._stage(submission)
-        self._record_problem(student, submission.problem)
-        autograded = self.course_dir / "autograded" / student / self.assignment
-        if force or changed or not autograded.exists():
-            self._check(self.api.autograde(self.assignment, student, force=True, create=True), student)
-            self._check(self.api.generate_feedback(self.assignment, student, force=True), student)
-            skipped = False
-        else:
-            skipped = True
+        problem, grader_error, skipped = submission.problem, False, False
+        try:
+            changed = self._stage(submission)
+            autograded = self.course_dir / "autograded" / student / self.assignment
+            if force or changed or not autograded.exists():
+                self._autograde(student)
+            else:
+                skipped = True
+        except Exception as exc:  # noqa: BLE001 - one student's failure, whatever it is
+            grader_error = True
+            problem = self._log_failure(student, "autograding", exc)
+            self._grade_untouched(submission, problem)
+        if not skipped:
+            try:
+                self._require_success(self.api.generate_feedback(self.assignment, student, force=True),
+                                      student)
+            except Exception as exc:  # noqa: BLE001
+                grader_error = True
+                feedback_problem = self._log_failure(student, "writing the feedback", exc)
+                problem = f"{problem}; {feedback_problem}" if problem else feedback_problem
+                self._write_plain_feedback(student, feedback_problem)
+        self._record_problem(student, problem)
         score, max_score = self._score(student)
-        return GradeResult(student, score, max_score, submission.problem,
-                           time.monotonic() - started, skipped)
+        return GradeResult(student, score, max_score, problem, time.monotonic() - started,
+                           skipped, grader_error)
+
+    def _autograde(self, student: str) -> None:
+        self._require_success(self.api.autograde(self.assignment, student, force=True, create=True),
+                              student)
+
+    def _log_failure(self, student: str, step: str, exc: Exception) -> str:
+        """Append the full traceback to ERROR_LOG; return the reason in a line."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with (self.course_dir / ERROR_LOG).open("a") as log:
+            log.write(f"=== {stamp} {self.assignment} {student}: {step} failed\n")
+            log.write("".join(traceback.format_exception(exc)) + "\n")
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        return f"the grader failed while {step} ({first_line}); details in {ERROR_LOG}"
+
+    def _grade_untouched(self, submission: Submission, reason: str) -> None:
+        """After a failure, grade the released notebook with the reason: a zero that is recorded."""
+        target = self.course_dir / "submitted" / submission.student_id / self.assignment
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for name in self.notebook_names:
+            self._write_stub(target / f"{name}.ipynb", reason)
+        try:
+            self._autograde(submission.student_id)
+        except Exception as exc:  # noqa: BLE001 - the export still lists the student
+            self._log_failure(submission.student_id, "grading the untouched release", exc)
+
+    def _write_plain_feedback(self, student: str, reason: str) -> None:
+        """A feedback page with the reason, where nbgrader could not write one."""
+        folder = self.feedback_dir(student)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.notebook_names:
+            (folder / f"{name}.html").write_text(
+                f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{name}</title></head>"
+                f"<body><h1>{html.escape(self.assignment)}: {html.escape(name)}</h1>"
+                f"<p>{html.escape(reason)}.</p><p>Your course staff have been told; your score "
+                f"is in the gradebook.</p></body></html>")
 
     def _stage(self, submission: Submission) -> bool:
-        """Put the notebooks where nbgrader expects them; True if they changed."""
+        """Put the notebooks where nbgrader expects them, matched to the release; True if
+        they changed since the last grading."""
         target = self.course_dir / "submitted" / submission.student_id / self.assignment
         before = self._digest(target)
         if target.exists():
@@ -121,14 +180,26 @@ class ClassGrader:
         target.mkdir(parents=True)
         for name in self.notebook_names:
             if name in submission.notebooks:
-                shutil.copyfile(submission.notebooks[name], target / f"{name}.ipynb")
+                self._write_normalised(submission.notebooks[name], target / f"{name}.ipynb")
             else:
                 self._write_stub(target / f"{name}.ipynb", submission.problem or "missing notebook")
         return self._digest(target) != before
 
+    def _released(self, name: str) -> nbformat.NotebookNode:
+        return nbformat.read(self.course_dir / "release" / self.assignment / f"{name}.ipynb",
+                             as_version=4)
+
+    def _write_normalised(self, source: Path, path: Path) -> None:
+        normalised = normalise(read_submission(source), self._released(path.stem))
+        if normalised.notes:
+            notice = new_markdown_cell("**Notes from the grader:** " + "; ".join(normalised.notes)
+                                       + ". Only the released cells are graded.")
+            notice.id = "grading-notes"  # a fixed id keeps the staged file, and so the grade, stable
+            normalised.notebook.cells.insert(0, notice)
+        nbformat.write(normalised.notebook, path)
+
     def _write_stub(self, path: Path, reason: str) -> None:
-        released = self.course_dir / "release" / self.assignment / path.name
-        nb = nbformat.read(released, as_version=4)
+        nb = self._released(path.stem)
         notice = new_markdown_cell(
             f"**This submission could not be graded: {reason}.** It was graded as the "
             f"untouched assignment, which scores zero. Fix the problem and submit again.")
@@ -146,7 +217,8 @@ class ClassGrader:
                 digest.update(path.name.encode() + path.read_bytes())
         return digest.hexdigest()
 
-    def _check(self, result: dict, student: str) -> None:
+    @staticmethod
+    def _require_success(result: dict, student: str) -> None:
         if not result["success"]:
             raise GradingError(f"nbgrader failed on {student}'s submission:\n"
                                f"{result.get('log', '')}\n{result.get('error', '')}")
@@ -165,14 +237,24 @@ class ClassGrader:
         (self.course_dir / PROBLEMS_FILE).write_text(json.dumps(problems, indent=1, sort_keys=True))
 
     def _score(self, student: str) -> tuple[float, float]:
+        """The student's total, or zero of the assignment's maximum when nothing was recorded."""
         with Gradebook(self.config.CourseDirectory.db_url) as gradebook:
-            submission = gradebook.find_submission(self.assignment, student)
+            try:
+                submission = gradebook.find_submission(self.assignment, student)
+            except MissingEntry:
+                try:
+                    return 0.0, gradebook.find_assignment(self.assignment).max_score
+                except MissingEntry:
+                    return 0.0, 0.0
             return submission.score, submission.max_score
 
     # -- reports ---------------------------------------------------------------------
 
     def export_csv(self, path: Path) -> int:
-        """One row per graded student: total, each test cell, and any problem; returns rows."""
+        """One row per student: total, each test cell, and any problem; returns rows.
+
+        A student whose grading failed so early that nbgrader recorded nothing still has a
+        row: zero, with the reason."""
         if not (self.course_dir / "gradebook.db").exists():
             raise GradingError(f"nothing graded yet in {self.course_dir} (no gradebook.db)")
         problems = self._problems().get(self.assignment, {})
@@ -189,6 +271,10 @@ class ClassGrader:
                 rows.append([submission.student.id, submission.score, submission.max_score]
                             + [grades.get(cell) for cell in cells]
                             + [problems.get(submission.student.id, "")])
+            recorded = {row[0] for row in rows}
+            rows += [[student, 0.0, assignment.max_score] + [0.0] * len(cells) + [problem]
+                     for student, problem in problems.items() if student not in recorded]
+            rows.sort(key=lambda row: row[0])
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as handle:

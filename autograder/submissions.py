@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.normalise import MAX_NOTEBOOK_BYTES
+
 # Entries that archivers add and nobody submitted.
 IGNORED_NAMES = {"__MACOSX", ".DS_Store", ".ipynb_checkpoints", "Thumbs.db"}
 # A zip that expands beyond this is refused before extraction (a zip bomb, not homework).
@@ -62,6 +64,10 @@ def unpack(source: Path, workdir: Path) -> Path:
 
 
 def _check_notebook(path: Path) -> str | None:
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        return (f"{path.name} is {size / 2**20:.0f} MiB, more than the {MAX_NOTEBOOK_BYTES // 2**20} MiB "
+                f"a notebook may have (clear large outputs and images, then submit again)")
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
