@@ -1,0 +1,77 @@
+"""A failure of the grader itself on one submission is that student's row, and logged."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from autograder.grading import ERROR_LOG, ClassGrader
+from student_work import student_notebook, write_submission
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = NOTEBOOK = "profiler"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder, course = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("course")
+    for student in ("crashes_autograde", "crashes_feedback", "fine"):
+        write_submission(folder, student, student_notebook(ASSIGNMENT, NOTEBOOK), NOTEBOOK)
+    grader = ClassGrader(course, ASSIGNMENT)
+    real_autograde, real_feedback = grader._autograde, grader.api.generate_feedback
+    injected = set()
+
+    def autograde(student):
+        if student == "crashes_autograde" and student not in injected:
+            injected.add(student)  # the first attempt only: the untouched release then grades
+            raise RuntimeError("injected failure in autograde")
+        real_autograde(student)
+
+    def generate_feedback(assignment, student, force=False):
+        if student == "crashes_feedback":
+            return {"success": False, "log": "injected", "error": "KeyError: 'grade_id'"}
+        return real_feedback(assignment, student, force=force)
+
+    grader._autograde = autograde
+    grader.api.generate_feedback = generate_feedback
+    results = {r.student_id: r for r in grader.grade_all(folder, progress=lambda line: None)}
+    grades = course / "grades.csv"
+    grader.export_csv(grades)
+    with grades.open() as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return course, results, rows
+
+
+def test_every_student_is_graded_and_exported(graded):
+    _, results, rows = graded
+    assert set(results) == set(rows) == {"crashes_autograde", "crashes_feedback", "fine"}
+    assert float(rows["fine"]["score"]) == float(rows["fine"]["max_score"]) > 0
+    assert rows["fine"]["problem"] == "" and not results["fine"].grader_error
+
+
+def test_a_failed_autograde_scores_zero_with_the_reason(graded):
+    course, results, rows = graded
+    row = rows["crashes_autograde"]
+    assert results["crashes_autograde"].grader_error
+    assert float(row["score"]) == 0 and float(row["max_score"]) == float(rows["fine"]["max_score"])
+    assert "the grader failed while autograding" in row["problem"] and ERROR_LOG in row["problem"]
+    page = (course / "feedback" / "crashes_autograde" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "injected failure in autograde" in page
+
+
+def test_a_failed_feedback_keeps_the_score_and_writes_a_plain_page(graded):
+    course, results, rows = graded
+    row = rows["crashes_feedback"]
+    assert float(row["score"]) == float(row["max_score"]) > 0
+    assert "the grader failed while writing the feedback" in row["problem"]
+    page = (course / "feedback" / "crashes_feedback" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "writing the feedback" in page
+
+
+def test_tracebacks_go_to_the_log(graded):
+    course, _, _ = graded
+    log = (course / ERROR_LOG).read_text()
+    assert "RuntimeError: injected failure in autograde" in log
+    assert "KeyError: 'grade_id'" in log and "crashes_feedback" in log
+    assert "fine" not in log
