@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numba
 import numpy as np
 import pytest
@@ -177,3 +179,81 @@ def test_softmax_of_views_and_odd_shapes(ref):
     for bad in (np.ones(3), np.ones((2, 2, 2)), np.array(1.0)):
         with pytest.raises(ValueError, match="2-D"):
             ref.stable_softmax(bad)
+
+
+def _machine_with(*caches):
+    from dataclasses import replace
+
+    from coursekit.machine import CacheLevel
+
+    return replace(describe_machine(), caches=tuple(CacheLevel(level, kind, size, 64, 8) for level, kind, size in caches))
+
+
+@pytest.mark.parametrize("caches, cache_bytes", [
+    ([(1, "Data", 32 * 2**10), (2, "Unified", 256 * 2**10)], 256 * 2**10),
+    ([(1, "Data", 48 * 2**10), (2, "Unified", 2**20), (3, "Unified", 32 * 2**20)], 2**20),
+    ([(1, "Data", 48 * 2**10), (2, "Unified", 2 * 2**20)], 2 * 2**20),
+    ([(1, "Instruction", 32 * 2**10), (1, "Data", 64 * 2**10)], 64 * 2**10),
+], ids=["256 KiB L2", "1 MiB L2", "2 MiB L2", "L1 only"])
+def test_the_in_cache_size_fills_half_of_the_machines_l2(ref, caches, cache_bytes):
+    elements = ref.in_cache_elements(_machine_with(*caches))
+    assert elements * 2 * np.dtype(np.float32).itemsize == cache_bytes // 2
+
+
+def test_no_reported_cache_is_an_error_not_a_guess(ref):
+    with pytest.raises(RuntimeError, match="no L1 or L2"):
+        ref.in_cache_elements(_machine_with())
+
+
+def _source() -> str:
+    from autograder.defaults import SOLUTIONS_DIR
+
+    return (SOLUTIONS_DIR / "simd" / "simd.md").read_text()
+
+
+def test_the_visible_speed_cell_times_as_the_grader_does():
+    from autograder import speed
+
+    source = _source()
+    assert float(re.search(r"^MIN_TIMING_SECONDS = (\S+)", source, re.M).group(1)) == speed.MIN_REQUEST_SECONDS
+    assert int(re.search(r"^ROUNDS = (\d+)", source, re.M).group(1)) == speed.ROUNDS
+
+
+def test_the_instructions_state_the_graders_thresholds():
+    from autograder.speed import FULL_CREDIT_EXPONENT, ZERO_CREDIT_EXPONENT, Threshold
+
+    source = " ".join(_source().split())
+    assert f"full credit from `R ** {FULL_CREDIT_EXPONENT}`, none at or below `R ** {ZERO_CREDIT_EXPONENT}`" in source
+    example = re.search(r"if the reference is (\d+)x faster than the baseline, full credit needs "
+                        r"([\d.]+)x and ([\d.]+)x or less earns nothing", source)
+    threshold = Threshold.from_reference(float(example.group(1)))
+    assert (f"{threshold.full_credit:.3g}", f"{threshold.zero_credit:.3g}") == example.group(2, 3)
+
+
+def test_the_width_check_reads_only_the_functions_the_entry_point_calls():
+    from autograder.anticheat import numba_functions_behind
+
+    source = '''
+import re
+
+import numba
+@numba.njit
+def _inner(x, out):
+    pass
+@numba.njit
+def _kernel(x, out):
+    _inner(x, out)
+def _loop(x):
+    pass
+compiled = numba.njit(_loop)
+@numba.njit
+def _vectorized_elsewhere(x, out):
+    pass
+def _wrapper(x):
+    _kernel(x, x)
+def vectorized_relu(x):
+    _wrapper(x)
+    compiled(x)
+'''
+    assert numba_functions_behind(source, ("vectorized_relu",)) == ["_inner", "_kernel", "compiled"]
+    assert numba_functions_behind("def broken(:", ("vectorized_relu",)) == []
