@@ -1,4 +1,9 @@
-"""The matmul assignment through calibration and grading: speed is judged, BLAS is refused."""
+"""The matmul assignment through calibration and grading, on the host CPU and an AVX2 target.
+
+The blocking points are judged against a loop reorder without tiles, at sizes chosen from
+the grading machine's caches (`coursekit.blocking`): a reorder alone must earn none of them,
+under either target, and every verdict must be the same when the class is graded again.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +12,122 @@ import json
 import pytest
 
 from conftest import run_cli
+from cpu_targets import TARGETS, emits_zmm, environment
 from student_work import (appended, calibrate, grade_class, planted, released_notebook, student_notebook,
                           write_submission)
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "matmul"
+CHECK = "matmul.tiled_vs_reordered"
+SPEED, CORRECT = "test_cache_friendly_speed", "test_cache_friendly_correctness"
+REGRADES = 2  # after the first grading: 3 gradings in all, for the stability test
 
-
-# Correct and validating, but unoptimised: the checks pass, then the baseline runs.
-_TILED_IS_THE_NAIVE_LOOP = planted("return _tiled_kernel(np.ascontiguousarray(A), np.ascontiguousarray(B), C)",
-                                   "return matmul_baseline(A, B)")
+_REFERENCE_CALL = "return _tiled_kernel(np.ascontiguousarray(A), np.ascontiguousarray(B), C)"
+# Correct and validating, but unoptimised: the checks pass, then the i, j, k baseline runs.
+_TILED_IS_THE_NAIVE_LOOP = planted(_REFERENCE_CALL, "return matmul_baseline(A, B)")
+# Correct, compiled, the good loop order, no tiles: Part 2's kernel under Part 3's name.
+_REORDER_WITHOUT_TILES = planted(_REFERENCE_CALL, "return matmul_ikj(A, B)")
 _USES_BLAS = appended("\n\ndef cache_friendly_matmul(A, B):\n"
                       "    return A.astype(np.float64) @ B.astype(np.float64)\n")
 
+SUBMISSIONS = {
+    "full": {},
+    "reorder": {"cache_friendly_matmul": _REORDER_WITHOUT_TILES},
+    "naive": {"cache_friendly_matmul": _TILED_IS_THE_NAIVE_LOOP},
+    "blas": {"cache_friendly_matmul": _USES_BLAS},
+}
+# The speed credit each must get, on every target and every time it is graded.
+EXPECTED_SPEED = {"full": 4, "reorder": 0, "naive": 0, "blas": 0, "stub": 0}
+
+
+def _notebooks():
+    notebooks = {student: student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits) for student, edits in SUBMISSIONS.items()}
+    notebooks["stub"] = released_notebook(ASSIGNMENT)
+    return notebooks
+
+
+@pytest.fixture(scope="module", params=list(TARGETS))
+def target(request):
+    return request.param
+
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    assert "matmul.tiled_vs_naive: reference" in calibrate(ASSIGNMENT, course).stdout
+def course(target, tmp_path_factory):
+    course = tmp_path_factory.mktemp(f"course-{target}")
+    assert f"{CHECK}: reference" in calibrate(ASSIGNMENT, course, env=environment(target)).stdout
     return course
 
 
 @pytest.fixture(scope="module")
-def graded(course, tmp_path_factory):
-    notebooks = {
-        "full": student_notebook(ASSIGNMENT, NOTEBOOK),
-        "naive": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"cache_friendly_matmul": _TILED_IS_THE_NAIVE_LOOP}),
-        "blas": student_notebook(ASSIGNMENT, NOTEBOOK, edits={"cache_friendly_matmul": _USES_BLAS}),
-        "stub": released_notebook(ASSIGNMENT),
-    }
-    return grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("submissions"), course)
+def graded(target, course, tmp_path_factory):
+    """(grading output, rows by student) for each of the 1 + REGRADES gradings of the class."""
+    folder = tmp_path_factory.mktemp(f"submissions-{target}")
+    gradings = [grade_class(ASSIGNMENT, _notebooks(), folder, course, env=environment(target))]
+    if target == "host":  # stability is shown on the host; the targets are shown once each
+        gradings += [grade_class(ASSIGNMENT, {}, folder, course, "--force", env=environment(target))
+                     for _ in range(REGRADES)]
+    return gradings
 
 
-def test_calibration_names_the_machine(course):
+def test_the_avx2_target_takes():
+    assert not emits_zmm("avx2")
+
+
+def test_calibration_names_the_machine_and_the_sizes(course):
     data = json.loads((course / "calibration.json").read_text())
-    assert data["machine"]["fingerprint"] and data["checks"]["matmul.tiled_vs_naive"]["reference_speedup"] > 1
+    assert data["machine"]["fingerprint"] and data["checks"][CHECK]["reference_speedup"] > 1.2
 
 
 def test_reference_solution_gets_full_marks(graded):
-    _, rows = graded
+    _, rows = graded[0]
     assert float(rows["full"]["score"]) == float(rows["full"]["max_score"])
 
 
+def test_a_reorder_without_tiles_gets_no_blocking_points(graded, course, target):
+    _, rows = graded[0]
+    assert float(rows["reorder"][CORRECT]) == 4 and float(rows["reorder"]["test_matmul_ikj"]) == 2
+    assert float(rows["reorder"][SPEED]) == 0, f"a loop reorder earned blocking points on {target}"
+    feedback = (course / "feedback" / "reorder" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "an i, k, j kernel without tiles" in feedback and "no credit" in feedback
+
+
 def test_a_correct_but_naive_kernel_gets_no_speed_points(graded):
-    _, rows = graded
-    assert float(rows["naive"]["test_cache_friendly_correctness"]) == 4
-    assert float(rows["naive"]["test_cache_friendly_speed"]) == 0
+    _, rows = graded[0]
+    assert float(rows["naive"][CORRECT]) == 4
+    assert float(rows["naive"][SPEED]) == 0
 
 
 def test_blas_in_the_kernel_earns_nothing_for_it(graded, course):
-    _, rows = graded
-    assert float(rows["blas"]["test_cache_friendly_correctness"]) == 0
-    assert float(rows["blas"]["test_cache_friendly_speed"]) == 0
+    _, rows = graded[0]
+    assert float(rows["blas"][CORRECT]) == 0
+    assert float(rows["blas"][SPEED]) == 0
     feedback = (course / "feedback" / "blas" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
     assert "without BLAS" in feedback and "the @ operator" in feedback
 
 
 def test_the_stub_scores_zero(graded):
-    _, rows = graded
+    _, rows = graded[0]
     assert float(rows["stub"]["score"]) == 0
 
 
-def test_grading_without_calibration_stops_with_a_reason(tmp_path):
+def test_every_speed_verdict_is_the_expected_one_every_time(graded, target):
+    for number, (_, rows) in enumerate(graded, 1):
+        got = {student: float(rows[student][SPEED]) for student in EXPECTED_SPEED}
+        assert got == EXPECTED_SPEED, f"grading {number} on {target}: {got}"
+    scores = [{student: row["score"] for student, row in rows.items()} for _, rows in graded]
+    assert all(score == scores[0] for score in scores), scores
+
+
+def test_grading_without_calibration_stops_with_a_reason(tmp_path, target):
+    if target != "host":
+        pytest.skip("the same on every target")
     result = run_cli("grade", ASSIGNMENT, tmp_path, "--course-dir", tmp_path / "c", check=False)
     assert result.returncode == 2 and "autograder calibrate matmul" in result.stderr
 
 
-def test_a_calibration_from_another_machine_is_refused_unless_forced(course, tmp_path):
+def test_a_calibration_from_another_machine_is_refused_unless_forced(course, tmp_path, target):
+    if target != "host":
+        pytest.skip("the same on every target")
     other = tmp_path / "course"
     other.mkdir()
     data = json.loads((course / "calibration.json").read_text())
