@@ -21,6 +21,9 @@ import traceback
 # Student output kept per request: the first and the last half of this many characters,
 # with a note of how much was dropped between them (a failing loop's last lines matter).
 MAX_CAPTURED_CHARS = 20_000
+# ... and of this many lines, under nbgrader's LimitOutput (1000 lines), so the note of
+# what was dropped survives into the feedback.
+MAX_CAPTURED_LINES = 800
 HARNESS_FILES = ("autograder/_worker.py", "IPython/core/")
 
 
@@ -45,9 +48,10 @@ class CappedOutput(io.TextIOBase):
     millions of lines runs about as fast as it would printing to a pipe.
     """
 
-    def __init__(self, limit: int = MAX_CAPTURED_CHARS):
+    def __init__(self, limit: int = MAX_CAPTURED_CHARS, max_lines: int = MAX_CAPTURED_LINES):
         super().__init__()
         self._keep = limit // 2
+        self._keep_lines = max_lines // 2
         self._head: list[str] = []
         self._head_chars = 0
         self._tail: collections.deque[str] = collections.deque()
@@ -76,13 +80,18 @@ class CappedOutput(io.TextIOBase):
         return written
 
     def getvalue(self) -> str:
-        tail = "".join(self._tail)
+        head, tail = "".join(self._head), "".join(self._tail)
         excess = max(0, len(tail) - self._keep)
-        dropped = self._dropped + excess
-        head = "".join(self._head)
+        dropped, tail = self._dropped + excess, tail[excess:]
+        head_lines, tail_lines = head.splitlines(keepends=True), tail.splitlines(keepends=True)
+        if len(head_lines) + len(tail_lines) > 2 * self._keep_lines:
+            cut_head, cut_tail = head_lines[self._keep_lines:], tail_lines[:-self._keep_lines]
+            dropped += sum(map(len, cut_head)) + sum(map(len, cut_tail))
+            head = "".join(head_lines[:self._keep_lines])
+            tail = "".join(tail_lines[-self._keep_lines:])
         if not dropped:
             return head + tail
-        return f"{head}\n[... {dropped} characters of output dropped ...]\n{tail[excess:]}"
+        return f"{head}\n[... {dropped} characters of output dropped ...]\n{tail}"
 
 
 def _make_shell():

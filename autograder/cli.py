@@ -17,6 +17,8 @@ examples:
   autograder calibrate matmul                 measure speed thresholds on this machine
   autograder grade profiler submissions.zip   grade a class into grading/gradebook.db
                                               (exit 1 if some entries have problems)
+  autograder grade simd subs/ --workers 2     the same on a local Dask cluster
+  autograder grade simd subs/ --scheduler tcp://head:8786   on an existing Dask cluster
   autograder export profiler -o grades.csv    one row per student, one column per test
   autograder feedback profiler                list every student's feedback page
 """
@@ -83,7 +85,12 @@ def _grade(args) -> int:
 
     print(f"File isolation: {confinement.describe()}")
     print(f"Process cap: {process_cap.describe(Limits().tasks)}")
-    results = _grader(args).grade_all(args.submissions, force=args.force)
+    cluster = None
+    if args.workers is not None or args.scheduler is not None:
+        from autograder.distributed import DaskGrading
+
+        cluster = DaskGrading(workers=args.workers, scheduler=args.scheduler)
+    results = _grader(args).grade_all(args.submissions, force=args.force, cluster=cluster)
     width = max(len(r.student_id) for r in results)
     print(f"\n{'student'.ljust(width)}  score      problem")
     for r in results:
@@ -113,6 +120,13 @@ def _feedback(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--call-timeout", type=float, default=CALL_TIMEOUT,
                        help="seconds one call into the submission may take, running its "
                             "cells included (default: %(default)s)")
+    where = grade.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="grade on a local Dask cluster of N single-threaded worker processes "
+                            "(default: serially, in this process)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on an existing Dask cluster: a scheduler address "
+                            "(tcp://host:8786) or a scheduler file")
     grade.set_defaults(run=_grade)
 
     calibrate = course_command("calibrate", "measure speed thresholds on this machine",

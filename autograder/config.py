@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from pathlib import Path
@@ -53,3 +54,38 @@ def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT,
                                         ClearHiddenTestsFromTestCells]
     return c
 
+
+
+def recording_config(config: Config, incoming_directory: str) -> Config:
+    """`config` for recording notebooks already autograded elsewhere: nbgrader's Autograde
+    reads them from `incoming_directory`, changes nothing, and saves their scores."""
+    recording = copy.deepcopy(config)
+    recording.CourseDirectory.submitted_directory = incoming_directory
+    recording.Autograde.sanitize_preprocessors = []
+    recording.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    return recording
+
+
+# Written into the course directory, so that stock nbgrader commands run there
+# (`nbgrader autograde`, `generate_feedback`, the formgrader) use this pipeline.
+COURSE_CONFIG_FILE = "nbgrader_config.py"
+_COURSE_CONFIG = """\
+# Written by `autograder grade`: nbgrader commands run in this folder (autograde,
+# generate_feedback, the formgrader) use the course's sandboxed pipeline, never
+# nbgrader's default execution of student code in a kernel of the grader's own.
+from pathlib import Path
+
+from autograder.config import nbgrader_config
+
+course = Path(__file__).resolve().parent
+c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
+c.merge(nbgrader_config(course, {cell_timeout!r}, {call_timeout!r}))
+if (course / "calibration.json").exists():
+    c.IsolatedExecute.calibration_file = str(course / "calibration.json")
+"""
+
+
+def write_course_config(course_dir: Path, cell_timeout: int, call_timeout: float) -> Path:
+    path = Path(course_dir) / COURSE_CONFIG_FILE
+    path.write_text(_COURSE_CONFIG.format(cell_timeout=cell_timeout, call_timeout=call_timeout))
+    return path

@@ -31,14 +31,17 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from autograder.calibrate import calibration_for_grading
-from autograder.config import nbgrader_config
+from autograder.config import nbgrader_config, recording_config, write_course_config
 from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
 from autograder.normalise import normalise, read_submission
+from autograder.progress import ProgressLine
 from autograder.release import generate, source_notebooks
 from autograder.submissions import Submission, collect
 
 PROBLEMS_FILE = "problems.json"  # reasons for entries that could not be graded
 ERROR_LOG = "grader-errors.log"  # full tracebacks of failures while grading a submission
+KEYS_FILE = "grading-keys.json"  # what each recorded grade depends on: unchanged means skip
+WORKER_GRADED_DIR = "worker-graded"  # notebooks autograded on Dask workers, before recording
 
 
 @dataclass(frozen=True)
@@ -78,29 +81,33 @@ class ClassGrader:
             self.config.IsolatedExecute.calibration_file = str(path)
             self.api = NbGraderAPI(coursedir=CourseDirectory(config=self.config), config=self.config)
 
+    def prepare(self, judge_speed_here: bool = True) -> None:
+        """The course directory, this machine's calibration (when speed is judged here, not
+        on Dask workers) and the assignment in the gradebook."""
+        self.course_dir.mkdir(parents=True, exist_ok=True)
+        write_course_config(self.course_dir, self.config.Execute.timeout,
+                            self.config.IsolatedExecute.call_timeout)
+        if judge_speed_here:
+            self._use_calibration()
+        generate(self.course_dir, self.assignment, self.solutions_dir)
+
     # -- the whole class -------------------------------------------------------------
 
-    def grade_all(self, source: Path, force: bool = False,
-                  progress: Callable[[str], None] = print) -> list[GradeResult]:
-        """Grade every entry of `source` (a folder or zip); one progress line per student."""
-        self.course_dir.mkdir(parents=True, exist_ok=True)
-        self._use_calibration()
-        generate(self.course_dir, self.assignment, self.solutions_dir)
+    def grade_all(self, source: Path, force: bool = False, progress: Callable[[str], None] = print,
+                  cluster=None) -> list[GradeResult]:
+        """Grade every entry of `source` (a folder or zip), here or on `cluster` (a
+        `autograder.distributed.DaskGrading`); one progress line per student."""
+        self.prepare(judge_speed_here=cluster is None)
         with tempfile.TemporaryDirectory(prefix="submissions-") as tmp:
             submissions = collect(Path(source), self.notebook_names, Path(tmp))
+            tracker = ProgressLine(len(submissions), progress)
+            if cluster is not None:
+                return cluster.grade(self, submissions, force, tracker)
             results = []
-            for number, submission in enumerate(submissions, 1):
-                progress(f"[{number}/{len(submissions)}] {submission.student_id} ...")
-                result = self.grade_one(submission, force)
-                results.append(result)
-                progress(f"[{number}/{len(submissions)}] {self._describe(result)}")
-        return results
-
-    @staticmethod
-    def _describe(result: GradeResult) -> str:
-        status = "unchanged, kept earlier grade" if result.skipped else f"{result.seconds:.1f} s"
-        line = f"{result.student_id}: {result.score:g}/{result.max_score:g} ({status})"
-        return line + (f" - {result.problem}" if result.problem else "")
+            for submission in submissions:
+                tracker.started(submission.student_id)
+                results.append(tracker.finished(self.grade_one(submission, force)))
+            return results
 
     # -- one submission --------------------------------------------------------------
 
@@ -108,28 +115,40 @@ class ClassGrader:
         """Grade one entry; any failure becomes this student's problem, never the class's."""
         started = time.monotonic()
         student = submission.student_id
-        problem, grader_error, skipped = submission.problem, False, False
+        key, problem = self.stage(submission)
+        if not force and self.up_to_date(student, key):
+            return self.result(student, problem, started, skipped=True)
+        problem, grader_error = self.grade_staged(student, problem)
+        self.finish(student, key, problem, grader_error)
+        return self.result(student, problem, started, grader_error=grader_error)
+
+    def grade_staged(self, student: str, problem: str | None) -> tuple[str | None, bool]:
+        """Autograde and write feedback for a staged entry: (problem, whether the grader failed)."""
+        grader_error = False
         try:
-            changed = self._stage(submission)
-            autograded = self.course_dir / "autograded" / student / self.assignment
-            if force or changed or not autograded.exists():
-                self._autograde(student)
-            else:
-                skipped = True
+            self._autograde(student)
         except Exception as exc:  # noqa: BLE001 - one student's failure, whatever it is
             grader_error = True
-            problem = self._log_failure(student, "autograding", exc)
-            self._grade_untouched(submission, problem)
-        if not skipped:
-            try:
-                self._require_success(self.api.generate_feedback(self.assignment, student, force=True),
-                                      student)
-            except Exception as exc:  # noqa: BLE001
-                grader_error = True
-                feedback_problem = self._log_failure(student, "writing the feedback", exc)
-                problem = f"{problem}; {feedback_problem}" if problem else feedback_problem
-                self._write_plain_feedback(student, feedback_problem)
-        self._record_problem(student, problem)
+            problem = self.log_failure(student, "autograding", exc)
+            self._grade_untouched(student, problem)
+        try:
+            self._require_success(self.api.generate_feedback(self.assignment, student, force=True),
+                                  student)
+        except Exception as exc:  # noqa: BLE001
+            grader_error = True
+            feedback_problem = self.log_failure(student, "writing the feedback", exc)
+            problem = f"{problem}; {feedback_problem}" if problem else feedback_problem
+            self._write_plain_feedback(student, feedback_problem)
+        return problem, grader_error
+
+    def finish(self, student: str, key: str, problem: str | None, grader_error: bool) -> None:
+        """Record the problem, and the key that makes the next run skip this entry, unless
+        the grader failed on it (then the next run tries again)."""
+        self._record(PROBLEMS_FILE, student, problem)
+        self._record(KEYS_FILE, student, None if grader_error else key)
+
+    def result(self, student: str, problem: str | None, started: float, skipped: bool = False,
+               grader_error: bool = False) -> GradeResult:
         score, max_score = self._score(student)
         return GradeResult(student, score, max_score, problem, time.monotonic() - started,
                            skipped, grader_error)
@@ -138,26 +157,32 @@ class ClassGrader:
         self._require_success(self.api.autograde(self.assignment, student, force=True, create=True),
                               student)
 
-    def _log_failure(self, student: str, step: str, exc: Exception) -> str:
+    def log_failure(self, student: str, step: str, exc: BaseException) -> str:
         """Append the full traceback to ERROR_LOG; return the reason in a line."""
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with (self.course_dir / ERROR_LOG).open("a") as log:
-            log.write(f"=== {stamp} {self.assignment} {student}: {step} failed\n")
-            log.write("".join(traceback.format_exception(exc)) + "\n")
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        try:
+            details, message = "".join(traceback.format_exception(exc)), str(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot describe itself
+            details = message = f"{type(exc).__name__} (its message could not be printed)"
+        self.log_error(f"{self.assignment} {student}: {step} failed", details)
+        first_line = (message.strip().splitlines() or [type(exc).__name__])[0][:200]
         return f"the grader failed while {step} ({first_line}); details in {ERROR_LOG}"
 
-    def _grade_untouched(self, submission: Submission, reason: str) -> None:
+    def log_error(self, headline: str, details: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with (self.course_dir / ERROR_LOG).open("a") as log:
+            log.write(f"=== {stamp} {headline}\n{details.rstrip()}\n\n")
+
+    def _grade_untouched(self, student: str, reason: str) -> None:
         """After a failure, grade the released notebook with the reason: a zero that is recorded."""
-        target = self.course_dir / "submitted" / submission.student_id / self.assignment
+        target = self.submitted_dir(student)
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         for name in self.notebook_names:
             self._write_stub(target / f"{name}.ipynb", reason)
         try:
-            self._autograde(submission.student_id)
+            self._autograde(student)
         except Exception as exc:  # noqa: BLE001 - the export still lists the student
-            self._log_failure(submission.student_id, "grading the untouched release", exc)
+            self.log_failure(student, "grading the untouched release", exc)
 
     def _write_plain_feedback(self, student: str, reason: str) -> None:
         """A feedback page with the reason, where nbgrader could not write one."""
@@ -170,20 +195,50 @@ class ClassGrader:
                 f"<p>{html.escape(reason)}.</p><p>Your course staff have been told; your score "
                 f"is in the gradebook.</p></body></html>")
 
-    def _stage(self, submission: Submission) -> bool:
-        """Put the notebooks where nbgrader expects them, matched to the release; True if
-        they changed since the last grading."""
-        target = self.course_dir / "submitted" / submission.student_id / self.assignment
-        before = self._digest(target)
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        for name in self.notebook_names:
-            if name in submission.notebooks:
-                self._write_normalised(submission.notebooks[name], target / f"{name}.ipynb")
-            else:
-                self._write_stub(target / f"{name}.ipynb", submission.problem or "missing notebook")
-        return self._digest(target) != before
+    def stage(self, submission: Submission) -> tuple[str, str | None]:
+        """Put the notebooks where nbgrader expects them, matched to the release. Returns
+        the key of what grading them depends on (the notebooks, the hidden tests, the
+        calibration and the limits) and the entry's problem, if it has one."""
+        target = self.submitted_dir(submission.student_id)
+        problem = submission.problem
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            for name in self.notebook_names:
+                if name in submission.notebooks:
+                    self._write_normalised(submission.notebooks[name], target / f"{name}.ipynb")
+                else:
+                    self._write_stub(target / f"{name}.ipynb", submission.problem or "missing notebook")
+        except Exception as exc:  # noqa: BLE001 - graded as the untouched release, with the reason
+            problem = self.log_failure(submission.student_id, "reading the notebook", exc)
+            for name in self.notebook_names:
+                self._write_stub(target / f"{name}.ipynb", problem)
+        return self._key(target), problem
+
+    def up_to_date(self, student: str, key: str) -> bool:
+        return self._records(KEYS_FILE).get(student) == key
+
+    def record_autograded(self, student: str, autograded: dict[str, bytes],
+                          feedback: dict[str, bytes]) -> None:
+        """Record notebooks autograded elsewhere (a Dask worker) as if graded here: nbgrader's
+        SaveAutoGrades reads their scores into this gradebook, and the pages are copied."""
+        incoming = self.course_dir / WORKER_GRADED_DIR / student / self.assignment
+        shutil.rmtree(incoming, ignore_errors=True)
+        incoming.mkdir(parents=True)
+        for name, content in autograded.items():
+            (incoming / f"{name}.ipynb").write_bytes(content)
+        config = recording_config(self.config, WORKER_GRADED_DIR)
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        self._require_success(api.autograde(self.assignment, student, force=True, create=True), student)
+        folder = self.feedback_dir(student)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for name, content in feedback.items():
+            (folder / f"{name}.html").write_bytes(content)
+
+    def submitted_dir(self, student: str) -> Path:
+        return self.course_dir / "submitted" / student / self.assignment
 
     def _released(self, name: str) -> nbformat.NotebookNode:
         return nbformat.read(self.course_dir / "release" / self.assignment / f"{name}.ipynb",
@@ -207,14 +262,15 @@ class ClassGrader:
         nb.cells.insert(0, notice)
         nbformat.write(nb, path)
 
-    @staticmethod
-    def _digest(folder: Path) -> str | None:
-        if not folder.exists():
-            return None
+    def _key(self, staged: Path) -> str:
         digest = hashlib.sha256()
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                digest.update(path.name.encode() + path.read_bytes())
+        calibration = self.config.IsolatedExecute.get("calibration_file", "")
+        limits = f"{self.config.Execute.timeout} {self.config.IsolatedExecute.call_timeout}"
+        for path in [*sorted(staged.glob("*.ipynb")),
+                     *source_notebooks(self.assignment, self.solutions_dir),
+                     *([Path(calibration)] if calibration else [])]:
+            digest.update(path.name.encode() + path.read_bytes())
+        digest.update(limits.encode())
         return digest.hexdigest()
 
     @staticmethod
@@ -223,18 +279,20 @@ class ClassGrader:
             raise GradingError(f"nbgrader failed on {student}'s submission:\n"
                                f"{result.get('log', '')}\n{result.get('error', '')}")
 
-    def _problems(self) -> dict:
-        path = self.course_dir / PROBLEMS_FILE
-        return json.loads(path.read_text()) if path.exists() else {}
+    def _records(self, file: str) -> dict:
+        """This assignment's entries of a JSON record in the course directory (student -> value)."""
+        path = self.course_dir / file
+        return json.loads(path.read_text()).get(self.assignment, {}) if path.exists() else {}
 
-    def _record_problem(self, student: str, problem: str | None) -> None:
-        problems = self._problems()
-        per_assignment = problems.setdefault(self.assignment, {})
-        if problem:
-            per_assignment[student] = problem
+    def _record(self, file: str, student: str, value: str | None) -> None:
+        path = self.course_dir / file
+        records = json.loads(path.read_text()) if path.exists() else {}
+        per_assignment = records.setdefault(self.assignment, {})
+        if value:
+            per_assignment[student] = value
         else:
             per_assignment.pop(student, None)
-        (self.course_dir / PROBLEMS_FILE).write_text(json.dumps(problems, indent=1, sort_keys=True))
+        path.write_text(json.dumps(records, indent=1, sort_keys=True))
 
     def _score(self, student: str) -> tuple[float, float]:
         """The student's total, or zero of the assignment's maximum when nothing was recorded."""
@@ -257,7 +315,7 @@ class ClassGrader:
         row: zero, with the reason."""
         if not (self.course_dir / "gradebook.db").exists():
             raise GradingError(f"nothing graded yet in {self.course_dir} (no gradebook.db)")
-        problems = self._problems().get(self.assignment, {})
+        problems = self._records(PROBLEMS_FILE)
         with Gradebook(self.config.CourseDirectory.db_url) as gradebook:
             try:
                 assignment = gradebook.find_assignment(self.assignment)

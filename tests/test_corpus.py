@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
+import uuid
 
+import psutil
 import pytest
 
 from autograder import confinement, process_cap
@@ -16,6 +18,8 @@ ASSIGNMENT = NOTEBOOK = "profiler"
 CALL_TIMEOUT = "5"
 LANDLOCK_ABI = confinement.available_abi()
 NO_CGROUP = process_cap.cgroup_unavailable_reason()
+# Every process this class's grading starts inherits this variable.
+RUN_MARKER, RUN_TOKEN = "KERNELS_CORPUS_RUN", uuid.uuid4().hex
 
 
 def _missing_protection(attack) -> str | None:
@@ -43,7 +47,7 @@ def graded(tmp_path_factory):
         notebooks[attack.name] = student_notebook(ASSIGNMENT, NOTEBOOK, edits=edits)
     course = tmp_path_factory.mktemp("course")
     output, rows = grade_class(ASSIGNMENT, notebooks, tmp_path_factory.mktemp("corpus"), course,
-                               "--call-timeout", CALL_TIMEOUT)
+                               "--call-timeout", CALL_TIMEOUT, env=dict(os.environ, **{RUN_MARKER: RUN_TOKEN}))
     return course, output, rows
 
 
@@ -68,6 +72,12 @@ def test_the_reference_is_graded_normally_beside_the_corpus(graded):
 
 
 def test_no_process_started_by_a_submission_outlives_grading(graded):
-    left = subprocess.run(["pgrep", "-f", "sleep 600|autograder._worker"],
-                          capture_output=True, text=True).stdout.split()
+    # Found by the marker in their environment: graders running beside this test keep theirs.
+    left = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.environ().get(RUN_MARKER) == RUN_TOKEN:
+                left.append(process.info)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
     assert left == [], f"processes left behind by a submission: {left}"
