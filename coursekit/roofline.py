@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,6 +293,29 @@ class KernelPoint:
 
 
 # ---------------------------------------------------------------- scaling with size
+
+# Rounds over all sizes in `best_times_by_size`: a burst of load elsewhere slows one sample of
+# several sizes rather than every sample of one, and the best of five survives most bursts.
+DEFAULT_SCALING_ROUNDS = 5
+
+
+def best_times_by_size(run, sizes, rounds: int = DEFAULT_SCALING_ROUNDS, clock=time.perf_counter) -> list[float]:
+    """Best seconds of `run(size)` for each size, over `rounds` rounds whose order alternates.
+
+    Every size is called once untimed first (compilation, first touch of its inputs).
+    """
+    _require_positive_int("rounds", rounds)
+    sizes = list(sizes)
+    for size in sizes:
+        run(size)
+    best = [math.inf] * len(sizes)
+    for round_number in range(rounds):
+        order = range(len(sizes)) if round_number % 2 == 0 else reversed(range(len(sizes)))
+        for index in order:
+            start = clock()
+            run(sizes[index])
+            best[index] = min(best[index], clock() - start)
+    return best
 
 @dataclass(frozen=True)
 class PowerLaw:

@@ -8,6 +8,7 @@ import pytest
 from coursekit.machine import CacheLevel, MachineInfo
 from coursekit.roofline import (
     Bend,
+    best_times_by_size,
     KernelPoint,
     fit_power_law,
     find_bend,
@@ -132,3 +133,21 @@ def test_a_bend_is_found_where_it_was_planted_and_not_on_a_straight_line():
     assert isinstance(bend, Bend) and bend.at == 32
     assert bend.before == pytest.approx(0.0, abs=1e-9) and bend.after == pytest.approx(1.0)
     assert find_bend(sizes, 2.0 * sizes) is None
+
+
+def test_sizes_are_timed_in_alternating_rounds_and_the_best_kept():
+    calls, now = [], [0.0]
+    # The second timed call of size 2 is slowed by a planted burst of load.
+    durations = {(2, 1): 9.0}
+
+    def clock():
+        return now[0]
+
+    def run(size):
+        calls.append(size)
+        timed_call = calls.count(size) - 1  # the first call is the untimed warm-up
+        now[0] += durations.get((size, timed_call), float(size))
+
+    best = best_times_by_size(run, [1, 2, 4], rounds=3, clock=clock)
+    assert calls == [1, 2, 4, 1, 2, 4, 4, 2, 1, 1, 2, 4]
+    assert best == [1.0, 2.0, 4.0]
