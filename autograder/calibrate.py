@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from autograder.defaults import CALIBRATION_RUNS, SOLUTIONS_DIR
+from autograder.config import nbgrader_config
+from autograder.defaults import CALIBRATION_RUNS, CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
 from autograder.preprocessors import IsolatedExecute
 from autograder.preprocessors.isolated_execute import is_test_cell
 from autograder.release import read_source, source_notebooks
@@ -35,8 +36,12 @@ def speed_check_ids(assignment: str, solutions_dir: Path = SOLUTIONS_DIR) -> set
 
 
 def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
-              solutions_dir: Path = SOLUTIONS_DIR, progress: Callable[[str], None] = print) -> Calibration:
-    """Measure the reference solution `runs` times and save the thresholds; return them."""
+              solutions_dir: Path = SOLUTIONS_DIR, progress: Callable[[str], None] = print,
+              cell_timeout: int = TEST_CELL_TIMEOUT, call_timeout: float = CALL_TIMEOUT) -> Calibration:
+    """Measure the reference solution `runs` times and save the thresholds; return them.
+
+    The reference runs under the limits that grading applies (one nbgrader configuration),
+    so a check that fits in calibration fits in grading."""
     if runs < 1:
         raise CalibrationError("runs must be at least 1")
     wanted = speed_check_ids(assignment, solutions_dir)
@@ -45,7 +50,9 @@ def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
     measurements: dict[str, list[float]] = {}
     for run in range(1, runs + 1):
         for path in source_notebooks(assignment, solutions_dir):
-            nb, resources = IsolatedExecute(calibrating=True).preprocess(read_source(path), {})
+            execute = IsolatedExecute(config=nbgrader_config(course_dir, cell_timeout, call_timeout),
+                                      calibrating=True)
+            nb, resources = execute.preprocess(read_source(path), {})
             _require_all_tests_pass(nb, path)
             for check, values in resources["speed_measurements"].items():
                 measurements.setdefault(check, []).extend(values)

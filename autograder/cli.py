@@ -68,7 +68,8 @@ def _grader(args):
 def _calibrate(args) -> int:
     from autograder.calibrate import calibrate, calibration_path
 
-    calibration = calibrate(args.assignment, args.course_dir, runs=args.runs)
+    calibration = calibrate(args.assignment, args.course_dir, runs=args.runs,
+                            cell_timeout=args.cell_timeout, call_timeout=args.call_timeout)
     for check, threshold in sorted(calibration.checks.items()):
         print(f"{check}: reference {threshold.reference_speedup:.2f}x -> full credit from "
               f"{threshold.full_credit:.2f}x, none at or below {threshold.zero_credit:.2f}x")
@@ -129,6 +130,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_limits(command) -> None:
+    """The limits of a submission's (and a baseline's) process: grading and calibration share them."""
+    command.add_argument("--cell-timeout", type=int, default=TEST_CELL_TIMEOUT,
+                         help="seconds per test cell (default: %(default)s)")
+    command.add_argument("--call-timeout", type=float, default=CALL_TIMEOUT,
+                         help="seconds one call into the submission may take, running its "
+                              "cells included (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autograder", description=__doc__.split(":", 1)[1].strip(), epilog=EXAMPLES,
@@ -171,11 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     grade.add_argument("--force-calibration", action="store_true",
                        help="judge speed with a calibration measured on another machine")
-    grade.add_argument("--cell-timeout", type=int, default=TEST_CELL_TIMEOUT,
-                       help="seconds per test cell (default: %(default)s)")
-    grade.add_argument("--call-timeout", type=float, default=CALL_TIMEOUT,
-                       help="seconds one call into the submission may take, running its "
-                            "cells included (default: %(default)s)")
+    _add_limits(grade)
     where = grade.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int, metavar="N",
                        help="grade on a local Dask cluster of N single-threaded worker processes "
@@ -190,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "machine and store the thresholds with its fingerprint.")
     calibrate.add_argument("--runs", type=int, default=CALIBRATION_RUNS,
                            help="runs of the reference solution (default: %(default)s)")
+    _add_limits(calibrate)
     calibrate.set_defaults(run=_calibrate)
 
     export = course_command("export", "write the grades as CSV",

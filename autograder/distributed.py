@@ -17,6 +17,8 @@ A worker judges speed against the calibration measured on its own machine
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -26,8 +28,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.calibrate import CALIBRATION_FILE, calibrate, calibration_path
+from autograder.calibrate import CALIBRATION_FILE, calibrate, calibration_path, speed_check_ids
 from autograder.submissions import Submission
+from coursekit.machine import describe_machine
 
 # Calibrations of other machines, one file per fingerprint, beside this machine's.
 CALIBRATIONS_DIR = "calibrations"
@@ -65,33 +68,45 @@ class GradingOutcome:
     calibration: tuple[str, bytes] | None = None  # (fingerprint, JSON) measured on the worker
 
 
-def _fingerprint() -> str:
-    from coursekit.machine import describe_machine
-
-    return describe_machine().fingerprint
-
-
 def _scratch_course(unit: GradingUnit, root: Path) -> tuple[Path, Path, tuple[str, bytes] | None]:
-    """A private course for one unit: sources, this machine's calibration (measured here
-    if the course has none for it), and the assignment generated in a fresh gradebook."""
+    """A private course for one unit: the sources, and this machine's calibration when the
+    assignment has speed checks. Returns the course, the solutions folder, and the
+    calibration if it was measured here (for the client to keep)."""
     solutions = root / "solutions" / unit.assignment
     solutions.mkdir(parents=True)
     for name, content in unit.sources.items():
         (solutions / name).write_bytes(content)
     course = root / "course"
     course.mkdir()
+    if not speed_check_ids(unit.assignment, root / "solutions"):
+        return course, root / "solutions", None
+    fingerprint = describe_machine().fingerprint
+    calibration = unit.calibrations.get(fingerprint)
     measured = None
-    from autograder.calibrate import speed_check_ids
-
-    if speed_check_ids(unit.assignment, root / "solutions"):
-        fingerprint = _fingerprint()
-        calibration = unit.calibrations.get(fingerprint)
-        if calibration is None:
-            calibrate(unit.assignment, course, solutions_dir=root / "solutions", progress=lambda line: None)
-            measured = (fingerprint, calibration_path(course).read_bytes())
-        else:
-            calibration_path(course).write_bytes(calibration)
+    if calibration is None:
+        calibration = _calibrated_once_here(unit, root / "solutions", fingerprint)
+        measured = (fingerprint, calibration)
+    calibration_path(course).write_bytes(calibration)
     return course, root / "solutions", measured
+
+
+def _calibrated_once_here(unit: GradingUnit, solutions: Path, fingerprint: str) -> bytes:
+    """This machine's calibration for these sources, measured by the first worker that
+    needs it while the others wait (a file lock), then reused by every worker here."""
+    digest = hashlib.sha256(b"".join(name.encode() + content for name, content
+                                     in sorted(unit.sources.items()))).hexdigest()[:16]
+    cached = Path(tempfile.gettempdir()) / f"kernels-calibration-{fingerprint}-{digest}.json"
+    with open(cached.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cached.exists():
+            scratch = Path(tempfile.mkdtemp(prefix="kernels-calibration-"))
+            try:
+                calibrate(unit.assignment, scratch, solutions_dir=solutions, progress=lambda line: None,
+                          cell_timeout=unit.cell_timeout, call_timeout=unit.call_timeout)
+                shutil.copyfile(calibration_path(scratch), cached)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        return cached.read_bytes()
 
 
 def grade_unit(unit: GradingUnit) -> GradingOutcome:

@@ -19,12 +19,10 @@ from __future__ import annotations
 import fcntl
 import json
 import math
-import os
 import statistics
 import tempfile
 import time
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -33,6 +31,7 @@ import numpy as np
 
 from coursekit.machine import describe_machine
 from autograder.sandbox import Remote, StudentProcess, process_of, ref_of
+from autograder.session import current
 
 # Each timed request runs the kernel for at least this long, so the request's own
 # overhead (a pipe round trip, about 0.1 ms) stays under 1% of what is measured.
@@ -136,41 +135,6 @@ class Credit:
     message: str
 
 
-@dataclass
-class SpeedContext:
-    """What speed checks need while a notebook is graded or calibrated."""
-
-    calibration: Calibration | None = None
-    calibrating: bool = False
-    measurements: dict[str, list[float]] = field(default_factory=dict)
-    seed: int = field(default_factory=lambda: int.from_bytes(os.urandom(4), "little"))
-    _reference: StudentProcess | None = None
-
-    def reference_process(self) -> StudentProcess:
-        """A clean process, with no submission code in it, for baselines (started once)."""
-        if self._reference is None or not self._reference.alive:
-            self._reference = StudentProcess()
-            self._reference.start()
-        return self._reference
-
-    def close(self) -> None:
-        if self._reference is not None:
-            self._reference.close()
-            self._reference = None
-
-
-_ACTIVE_SPEED: ContextVar[SpeedContext | None] = ContextVar("active_speed_context", default=None)
-
-
-@contextmanager
-def speed_context(context: SpeedContext):
-    token = _ACTIVE_SPEED.set(context)
-    try:
-        yield context
-    finally:
-        _ACTIVE_SPEED.reset(token)
-
-
 @contextmanager
 def _timing_lock():
     with TIMING_LOCK.open("a") as handle:
@@ -252,10 +216,10 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
     Make the call the last line of its test cell: the grader turns the returned Credit
     into that cell's partial points.
     """
-    context = _ACTIVE_SPEED.get()
+    context = current()
     student = process_of(candidate) if isinstance(candidate, Remote) else None
     if student is not None and context is None:
-        raise CalibrationError("speed_check needs a speed context while grading")
+        raise CalibrationError("speed_check needs a grading session while grading")
     threshold = None
     if context is not None and not context.calibrating:
         if context.calibration is None or check_id not in context.calibration.checks:

@@ -9,40 +9,26 @@ a plain notebook, they do the obvious local thing, so the same test runs in both
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 from autograder.sandbox import ref_of
-
-_ACTIVE_PROCESS: ContextVar = ContextVar("active_student_process", default=None)
-_SUBMISSION_SOURCE: ContextVar[str] = ContextVar("submission_source", default="")
-
-
-@contextmanager
-def grading_with(process, source: str = ""):
-    """Inside the block, `remote` targets `process` and `submission_source()` is `source`."""
-    tokens = _ACTIVE_PROCESS.set(process), _SUBMISSION_SOURCE.set(source)
-    try:
-        yield
-    finally:
-        _ACTIVE_PROCESS.reset(tokens[0])
-        _SUBMISSION_SOURCE.reset(tokens[1])
+from autograder.session import current
 
 
 def submission_source() -> str:
     """The code the student wrote (solution cells and cells they added); '' outside the grader."""
-    return _SUBMISSION_SOURCE.get()
+    session = current()
+    return session.source if session is not None else ""
 
 
 def remote(obj):
     """Move `obj` into the submission's process; return a proxy (or `obj` itself locally)."""
-    process = _ACTIVE_PROCESS.get()
-    return obj if process is None else process.put(obj)
+    session = current()
+    return obj if session is None or session.student is None else session.student.put(obj)
 
 
 def remote_call(factory, *args, **kwargs):
     """Call `factory` inside the submission's process and keep the result there."""
-    process = _ACTIVE_PROCESS.get()
-    if process is None:
+    session = current()
+    if session is None or session.student is None:
         return factory(*args, **kwargs)
+    process = session.student
     return process.call(ref_of(process.put(factory)), args, kwargs, keep=True)

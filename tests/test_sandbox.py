@@ -10,7 +10,8 @@ import pytest
 
 from autograder._worker import CappedOutput
 from autograder.sandbox import Limits, Remote, StudentCrash, StudentError, StudentProcess, StudentTimeout
-from autograder.testing import grading_with, remote, remote_call
+from autograder.session import GradingSession, active
+from autograder.testing import remote, remote_call
 from autograder.wire import ProtocolError, load_reply
 
 
@@ -116,7 +117,7 @@ def test_remote_helpers_place_objects_in_the_submission(student):
     class Counter:
         n = 0
 
-    with grading_with(student):
+    with active(GradingSession(student=student)):
         counter = remote(Counter())
         student.get("bump")(counter)
         student.get("bump")(counter)

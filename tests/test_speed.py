@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import Limits, StudentProcess
-from autograder.speed import (Calibration, CalibrationError, Credit, SpeedContext, Threshold, speed_check,
-                              speed_context)
+from autograder.session import GradingSession, active
+from autograder.speed import Calibration, CalibrationError, Credit, Threshold, speed_check
 
 # A kernel and a baseline whose speed differs by a large, machine-independent factor:
 # numpy's vectorised sum against a Python loop over the same 20,000 floats.
@@ -61,14 +61,14 @@ def student():
 
 
 def check(student, name, context):
-    with speed_context(context):
+    with active(context):
         return speed_check("sum.fast", student.get(name), loop_sum, make_inputs,
                            compare=compare_sums, baseline_name="a Python loop")
 
 
 @pytest.fixture(scope="module")
 def calibration(student):
-    context = SpeedContext(calibrating=True)
+    context = GradingSession(calibrating=True)
     try:
         for _ in range(2):
             check(student, "fast_sum", context)
@@ -79,7 +79,7 @@ def calibration(student):
 
 
 def grade(student, name, calibration) -> Credit:
-    context = SpeedContext(calibration=calibration)
+    context = GradingSession(calibration=calibration)
     try:
         return check(student, name, context)
     finally:

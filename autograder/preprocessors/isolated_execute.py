@@ -18,8 +18,8 @@ from traitlets import Bool, Float, Integer, Unicode
 from autograder.anticheat import python_source
 from autograder.defaults import CALL_TIMEOUT
 from autograder.sandbox import Limits, StudentProcess
-from autograder.speed import Calibration, Credit, SpeedContext, speed_context
-from autograder.testing import grading_with
+from autograder.session import GradingSession, active
+from autograder.speed import Calibration, Credit
 
 TEST_CELL_FILENAME = "<test cell>"
 # What a failing test cell raises. pytest's outcomes (`pytest.raises` that saw no error,
@@ -96,17 +96,17 @@ class IsolatedExecute(Execute):
 
     def preprocess(self, nb, resources):
         calibration = Calibration.load(self.calibration_file) if self.calibration_file else None
-        self._speed = SpeedContext(calibration=calibration, calibrating=self.calibrating)
+        session = GradingSession(self._limits(), calibration, self.calibrating)
         try:
-            with speed_context(self._speed):
-                nb, resources = self._run_notebook(nb, resources)
+            with active(session):
+                nb, resources = self._run_notebook(nb, resources, session)
         finally:
-            self._speed.close()
-        resources["speed_measurements"] = self._speed.measurements
+            session.close()
+        resources["speed_measurements"] = session.measurements
         return nb, resources
 
-    def _run_notebook(self, nb, resources):
-        self._submission_source = "\n\n".join(
+    def _run_notebook(self, nb, resources, session: GradingSession):
+        session.source = "\n\n".join(
             c.source for c in nb.cells
             if c.cell_type == "code" and not is_test_cell(c) and not is_instructor_cell(c))
         self._execution_count = 0
@@ -132,6 +132,7 @@ class IsolatedExecute(Execute):
                 if startup_failure is not None:
                     self._record(cell, "", startup_failure, None)
                 else:
+                    session.student = process
                     self._run_test_cell(cell, namespace, process)
         finally:
             if process is not None:
@@ -200,7 +201,6 @@ class IsolatedExecute(Execute):
         printed = io.StringIO()
         value = error = None
         with contextlib.ExitStack() as stack:
-            stack.enter_context(grading_with(process, self._submission_source))
             stack.enter_context(contextlib.redirect_stdout(printed))
             stack.enter_context(contextlib.redirect_stderr(printed))
             stack.enter_context(warnings.catch_warnings())
