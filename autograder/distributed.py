@@ -148,6 +148,10 @@ class DaskGrading:
         if (workers is None) == (scheduler is None):
             raise ValueError("give either a number of local workers or a scheduler address")
         self.workers, self.scheduler = workers, scheduler
+        # Where the time went, for planning a class: seconds per submission on the
+        # workers, and on the client (the one writer) recording each outcome.
+        self.worker_seconds: list[float] = []
+        self.recording_seconds: list[float] = []
 
     def _client(self):
         import dask
@@ -195,8 +199,10 @@ class DaskGrading:
                 for future in as_completed(futures):
                     student = futures[future]
                     unit, key, started = pending[student]
+                    recording = time.monotonic()
                     results[student] = tracker.finished(
-                        self._record(grader, future, unit, key, started))
+                        self._record(grader, future, unit, key, started, self.worker_seconds))
+                    self.recording_seconds.append(time.monotonic() - recording)
             finally:
                 client.close()
                 if cluster is not None:
@@ -204,7 +210,8 @@ class DaskGrading:
         return [results[s.student_id] for s in submissions]
 
     @staticmethod
-    def _record(grader, future, unit: GradingUnit, key: str, started: float):
+    def _record(grader, future, unit: GradingUnit, key: str, started: float,
+                worker_seconds: list[float]):
         """Write one outcome into the course: gradebook, autograded, feedback, problem."""
         student = unit.student_id
         try:
@@ -213,6 +220,7 @@ class DaskGrading:
             problem = grader.log_failure(student, "grading on a Dask worker", exc)
             grader.finish(student, key, problem, grader_error=True)
             return grader.result(student, problem, started, grader_error=True)
+        worker_seconds.append(outcome.seconds)
         if outcome.error_log:
             grader.log_error(f"{grader.assignment} {student}: on worker {outcome.worker}",
                              outcome.error_log)

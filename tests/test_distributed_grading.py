@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from types import SimpleNamespace
 
 import nbformat
@@ -77,7 +78,7 @@ def test_a_worker_that_dies_costs_that_student_a_reason_not_a_row(tmp_path):
             raise KilledWorker("grade-victim", SimpleNamespace(address="tcp://127.0.0.1:1"), allowed_failures=1)
 
     unit = GradingUnit(ASSIGNMENT, "victim", {}, None, {}, {}, 60, 10.0)
-    result = DaskGrading._record(grader, DeadWorker(), unit, "key", 0.0)
+    result = DaskGrading._record(grader, DeadWorker(), unit, "key", 0.0, [])
     assert result.score == 0 and result.grader_error
     assert "grading on a Dask worker" in result.problem
     assert "KilledWorker" in (tmp_path / "course" / ERROR_LOG).read_text()
@@ -97,3 +98,35 @@ def test_stock_nbgrader_in_the_course_directory_runs_the_sandboxed_pipeline(seri
     graded = nbformat.read(course / "autograded" / "hostile" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
     test = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_measure_memory_usage")
     assert "Permission denied" in str(test.outputs), test.outputs
+
+
+@pytest.fixture
+def scheduler_file(tmp_path):
+    """A Dask cluster started as the Slurm recipe starts one: `dask scheduler` and `dask
+    worker` processes that meet through a scheduler file."""
+    path = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([BIN / "dask", "scheduler", "--scheduler-file", path, "--port", "0",
+                                  "--dashboard-address", ":0"], stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([BIN / "dask", "worker", "--scheduler-file", path, "--nworkers", "1",
+                               "--nthreads", "1"], stderr=subprocess.DEVNULL)
+    try:
+        yield path
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def test_an_existing_cluster_is_reached_through_its_scheduler_file(scheduler_file, tmp_path):
+    from distributed import Client
+
+    for _ in range(600):  # the scheduler writes its file once it listens
+        if scheduler_file.exists():
+            break
+        time.sleep(0.1)
+    with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+        client.wait_for_workers(1, timeout=120)
+    output, rows = grade_class(ASSIGNMENT, {"full": student_notebook(ASSIGNMENT, NOTEBOOK)},
+                               tmp_path / "class", tmp_path / "course", "--scheduler", scheduler_file)
+    assert "Dask: 1 workers" in output
+    assert float(rows["full"]["score"]) == float(rows["full"]["max_score"]) > 0
