@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test release check-sync lock clean
+.PHONY: book test test-fuzz release check-sync lock clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -24,6 +24,10 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A few hundred randomly mutated notebooks graded as one class (make test grades 16).
+test-fuzz: $(STAMP)
+	KERNELS_FUZZ_NOTEBOOKS=300 $(BIN)/python -m pytest tests/test_untrusted_notebooks.py
 
 release: $(STAMP)
 	$(BIN)/autograder release
