@@ -95,11 +95,13 @@ def test_memory_is_limited():
 
 
 def test_patching_time_or_numpy_in_the_submission_does_not_reach_the_grader(student):
+    grader_modules = (time.perf_counter, np.allclose)
     define(student, "import time, numpy as np\ntime.perf_counter = lambda: 0.0\n"
-                    "np.allclose = lambda *a, **k: True\ndef now(): return time.perf_counter()")
+                    "np.allclose = lambda *a, **k: True\ndef now(): return time.perf_counter()\n"
+                    "def same(a, b): return np.allclose(a, b)")
     assert student.get("now")() == 0.0, "the patch is real inside the submission"
-    assert time.perf_counter() > 0
-    assert not np.allclose(1.0, 2.0)
+    assert student.get("same")(1.0, 2.0) is True, "and so is the forged comparison there"
+    assert (time.perf_counter, np.allclose) == grader_modules, "the grader's own are untouched"
 
 
 def test_replies_can_only_hold_plain_data():
