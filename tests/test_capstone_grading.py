@@ -18,10 +18,10 @@ _PER_TENSOR = planted("scales = (np.abs(W_t).max(axis=1) / np.float32(127)).asty
 # A multiply-add counted as one FLOP: the report is half the grader's measurement.
 _ONE_FLOP_PER_FMA = planted("return 2 * X.shape[0] * W_t.shape[0] * W_t.shape[1] / best / 1e9",
                             "return X.shape[0] * W_t.shape[0] * W_t.shape[1] / best / 1e9")
-# The weights converted on every call: a fixed cost that flattens the batch scaling.
-_CONVERTS_WEIGHTS = planted("h = fp32_layer(h, W_t, b, relu=index < len(layers) - 1)",
-                            "h = fp32_layer(h, W_t.astype(np.float64).astype(np.float32), b, "
-                            "relu=index < len(layers) - 1)")
+# The int8 weights converted on every call: a fixed cost that flattens the batch scaling.
+_CONVERTS_WEIGHTS = planted("h = int8_layer(h, codes, w_scales, b, relu=index < len(qlayers) - 1)",
+                            "h = int8_layer(h, codes.astype(np.int32).astype(np.int8), w_scales, b, "
+                            "relu=index < len(qlayers) - 1)")
 _USES_BLAS = appended("\n\ndef fp32_layer(X, W_t, b, relu=True):\n"
                       "    out = (X @ W_t.T + b).astype(np.float32)\n"
                       "    return np.maximum(out, 0) if relu else out\n")
@@ -38,8 +38,9 @@ def course(tmp_path_factory):
 # Each submission: the reference with these edits (grade_id -> edit); "stub" is the release.
 SUBMISSIONS = {
     "full": {},
-    "miscounted": {"quantize_weights": _PER_TENSOR, "achieved_gflops": _ONE_FLOP_PER_FMA},
-    "fixed_cost": {"pipelines": _CONVERTS_WEIGHTS},
+    # Three independent faults, each in its own part (one submission keeps the test short).
+    "faulty": {"quantize_weights": _PER_TENSOR, "achieved_gflops": _ONE_FLOP_PER_FMA,
+               "pipelines": _CONVERTS_WEIGHTS},
     "blas": {"fp32_layer": _USES_BLAS},
 }
 
@@ -63,7 +64,7 @@ def test_reference_solution_gets_full_marks(graded):
 
 
 def test_per_tensor_scales_and_a_miscounted_flop_rate_lose_their_parts(graded):
-    row = graded[1]["miscounted"]
+    row = graded[1]["faulty"]
     assert float(row["test_quantize_weights"]) == 0
     assert float(row["test_pipelines"]) == 0, "int8_mlp with per-tensor weights is not the grader's int8 model"
     assert float(row["test_achieved_gflops"]) == 0
@@ -71,10 +72,8 @@ def test_per_tensor_scales_and_a_miscounted_flop_rate_lose_their_parts(graded):
 
 
 def test_a_fixed_cost_per_call_fails_the_batch_scaling(graded, course):
-    row = graded[1]["fixed_cost"]
-    assert float(row["test_scaling"]) == 0
-    assert float(row["test_pipelines"]) == 4, "the outputs are still right"
-    feedback = (course / "feedback" / "fixed_cost" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert float(graded[1]["faulty"]["test_scaling"]) == 0
+    feedback = (course / "feedback" / "faulty" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
     assert "a fixed cost per call" in feedback
 
 
