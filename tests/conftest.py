@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from course_cli import BIN, ROOT
 
 
 @pytest.fixture(scope="session")
@@ -37,11 +34,3 @@ def built_site(tmp_path_factory) -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed:\n{log[-6000:]}"
     return out / "_build" / "html"
-
-
-def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the instructor CLI as an instructor would, in a fresh process (with `env`, if given)."""
-    result = subprocess.run([BIN / "autograder", *map(str, args)], capture_output=True, text=True, env=env)
-    if check:
-        assert result.returncode == 0, f"autograder {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
-    return result

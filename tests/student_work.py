@@ -10,6 +10,7 @@ import nbformat
 
 from autograder.defaults import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.release import read_source
+from course_cli import run_cli
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
 
@@ -65,8 +66,6 @@ def released_notebook(assignment: str) -> nbformat.NotebookNode:
 
 def calibrate(assignment: str, course: Path, check: bool = True, *, env: dict | None = None):
     """`autograder calibrate` with one run of the reference, as the tests can afford."""
-    from conftest import run_cli
-
     return run_cli("calibrate", assignment, "--course-dir", course, "--runs", "1", check=check, env=env)
 
 
@@ -75,8 +74,6 @@ def grade_class(assignment: str, notebooks: dict, folder: Path, course: Path, *o
     """Grade `notebooks` (student -> notebook) and whatever `folder` already holds as one
     class through the CLI (with `env`, if given); return the grading output and the
     exported rows by student. Grading may not stop, whatever the class holds."""
-    from conftest import run_cli
-
     for student, nb in notebooks.items():
         write_submission(folder, student, nb, assignment)
     graded = run_cli("grade", assignment, folder, "--course-dir", course, *options, check=False, env=env)

@@ -7,7 +7,7 @@ import sys
 
 import nbformat
 
-from conftest import ROOT
+from course_cli import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)$", re.MULTILINE)
 

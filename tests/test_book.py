@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import ROOT
+from course_cli import ROOT
 
 pytestmark = pytest.mark.slow
 

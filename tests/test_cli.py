@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_cli
+from course_cli import run_cli
 
 COMMANDS = ["release", "check-sync", "student-release", "calibrate", "grade", "export", "feedback"]
 

@@ -11,8 +11,8 @@ import pytest
 
 from autograder import confinement, process_cap
 from autograder.sandbox import Limits, StudentProcess
+from course_cli import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_TESTS = ROOT / "solutions" / "profiler" / "profiler.md"
 
 

@@ -15,7 +15,7 @@ from autograder import confinement
 from autograder.defaults import SOLUTIONS_DIR
 from autograder.distributed import DaskGrading, GradingUnit
 from autograder.grading import ERROR_LOG, KEYS_FILE, ClassGrader
-from conftest import BIN, run_cli
+from course_cli import BIN, run_cli
 from corpus import APPEND
 from student_work import grade_class, planted, released_notebook, student_notebook, write_submission
 

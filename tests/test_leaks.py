@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.defaults import ASSIGNMENTS_DIR
-from conftest import ROOT
+from course_cli import ROOT
 from autograder.leaks import find_leaks, secret_lines
 
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from course_cli import run_cli
 from cpu_targets import TARGETS, emits_zmm, environment
 from student_work import (appended, calibrate, grade_class, planted, released_notebook, student_notebook,
                           write_submission)

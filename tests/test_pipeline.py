@@ -8,7 +8,7 @@ import zipfile
 import nbformat
 import pytest
 
-from conftest import run_cli
+from course_cli import run_cli
 from student_work import grade_class, planted, released_notebook, student_notebook, write_submission
 
 pytestmark = pytest.mark.slow

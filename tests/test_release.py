@@ -7,7 +7,7 @@ import nbformat
 from autograder.config import CODE_STUB
 from autograder.defaults import ASSIGNMENTS_DIR
 from autograder.release import assignment_names, sync_diff, write_release
-from conftest import run_cli
+from course_cli import run_cli
 
 
 def test_committed_release_matches_a_fresh_generation():

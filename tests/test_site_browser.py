@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from conftest import ROOT
+from course_cli import ROOT
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
