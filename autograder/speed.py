@@ -27,9 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from coursekit.machine import describe_machine
+from autograder.compare import assert_matches, describe_case
 from autograder.sandbox import Remote, StudentProcess, process_of, ref_of
 from autograder.session import current
 
@@ -147,9 +146,16 @@ def _timing_lock():
 
 def assert_same_result(expected, actual) -> None:
     """The default correctness gate: equal shapes, values within float32 rounding."""
-    expected, actual = np.asarray(expected), np.asarray(actual)
-    assert actual.shape == expected.shape, f"wrong shape {actual.shape}, expected {expected.shape}"
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+    assert_matches(actual, expected, case="the result on the timed input", rtol=1e-5, atol=1e-6)
+
+
+def _timed_case(check_id: str, make_inputs: Callable, seed: int) -> str:
+    """The timed input in words, built here from the hidden test's own factory (never the submission's)."""
+    try:
+        inputs = describe_case(*make_inputs(seed), seed=seed)
+    except Exception:  # a factory that needs the submission's process: the seed still reproduces it
+        inputs = f"inputs drawn from seed {seed}"
+    return f"{check_id} checks the result before timing it; the timed input: {inputs}"
 
 
 class _Side:
@@ -231,7 +237,11 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
     baseline_side = _Side(baseline, make_inputs, seed, reference)
     candidate_side = _Side(candidate, make_inputs, seed, student)
 
-    compare(baseline_side.first_result(), candidate_side.first_result())  # also the warm-up
+    try:
+        compare(baseline_side.first_result(), candidate_side.first_result())  # also the warm-up
+    except AssertionError as error:
+        error.add_note(_timed_case(check_id, make_inputs, seed))
+        raise
     with _timing_lock():
         baseline_side.calibrate_loops()
         candidate_side.calibrate_loops()

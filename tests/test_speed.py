@@ -13,7 +13,7 @@ import pytest
 
 from autograder.sandbox import Limits, StudentProcess
 from autograder.session import GradingSession, active
-from autograder.speed import Calibration, CalibrationError, Credit, Threshold, speed_check
+from autograder.speed import Calibration, CalibrationError, Credit, Threshold, assert_same_result, speed_check
 
 # A kernel and a baseline whose speed differs by a large, machine-independent factor:
 # numpy's vectorised sum against a Python loop over the same 20,000 floats.
@@ -121,8 +121,21 @@ def test_the_baseline_itself_never_passes(student, calibration):
 
 
 def test_a_wrong_result_earns_no_speed_credit(student, calibration):
-    with pytest.raises(AssertionError, match="differs"):
+    with pytest.raises(AssertionError, match="differs") as caught:
         grade(student, "wrong_sum", calibration)
+    # The feedback names the timed input, described from the hidden test's own factory.
+    assert any(note.startswith("sum.fast checks the result before timing it; the timed input: "
+                               "float64 (20000,) contiguous, inputs drawn from seed ")
+               for note in caught.value.__notes__)
+
+
+def test_the_default_gate_names_the_first_wrong_element():
+    expected = np.linspace(0.0, 1.0, 5)
+    actual = expected.copy()
+    actual[3] += 0.01
+    with pytest.raises(AssertionError, match=r"1 of 5 elements differ, the first at \[3\]: expected 0.75, got 0.76"):
+        assert_same_result(expected, actual)
+    assert_same_result(expected, expected * (1 + 5e-6))  # within float32 rounding
 
 
 def test_uncalibrated_grading_stops_with_a_reason(student):
