@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import statistics
 import tempfile
 import time
@@ -28,29 +27,18 @@ from pathlib import Path
 from typing import Callable
 
 from coursekit.machine import describe_machine
+from coursekit.speedcheck import ROUNDS, Speedup, credit_share, interleaved_ratios, loops_for, thresholds
 from autograder.compare import assert_matches, describe_case
 from autograder.sandbox import Remote, StudentProcess, process_of, ref_of
 from autograder.session import current
 
-# Each timed request runs the kernel for at least this long, so the request's own
-# overhead (a pipe round trip, about 0.1 ms) stays under 1% of what is measured.
-MIN_REQUEST_SECONDS = 0.05
-# Interleaved rounds per check; the median of 7 ratios moves by a few percent between
-# gradings on a quiet machine and survives one loaded core (the tests check both).
-ROUNDS = 7
-# Thresholds are set on a log scale, because speedups multiply: full credit from the
-# square root of the reference speedup (half its orders of magnitude), nothing at or
-# below its fifth root. A reference 16x faster than the baseline gives full credit from
-# 4x and none below 1.74x; a reference 1.5x faster, full from 1.22x, none below 1.08x.
-# Either way an unoptimised kernel (1x) gets nothing.
-FULL_CREDIT_EXPONENT = 0.5
-ZERO_CREDIT_EXPONENT = 0.2
+# The timing loop (MIN_REQUEST_SECONDS, ROUNDS, alternating order) and the credit rule
+# (FULL_CREDIT_EXPONENT, ZERO_CREDIT_EXPONENT, CREDIT_STEP) live in coursekit.speedcheck,
+# which students have, so the measurement they run is the grader's own.
 # A reference solution must beat its baseline by at least this much on the grading
 # machine; below it, noise decides the thresholds (a busy machine, or one core for a
 # parallel check) and calibration stops instead of producing thresholds that invert.
 MIN_REFERENCE_SPEEDUP = 1.2
-# Partial credit moves in these steps, so noise near a boundary rarely changes a grade.
-CREDIT_STEP = 0.25
 # One lock per machine: two graders never time kernels at the same moment.
 TIMING_LOCK = Path(tempfile.gettempdir()) / "kernels-autograder-timing.lock"
 CALIBRATION_VERSION = 1
@@ -77,15 +65,10 @@ class Threshold:
                 f"the reference solution is only {speedup:.2f}x faster than its baseline here, "
                 f"below the {MIN_REFERENCE_SPEEDUP}x needed to tell an optimised kernel from an "
                 f"unoptimised one: calibrate on a quiet machine (with several cores for parallel checks)")
-        return cls(speedup, speedup ** FULL_CREDIT_EXPONENT, speedup ** ZERO_CREDIT_EXPONENT)
+        return cls(speedup, *thresholds(speedup))
 
     def credit(self, speedup: float) -> float:
-        if speedup >= self.full_credit:
-            return 1.0
-        if speedup <= self.zero_credit or self.full_credit <= self.zero_credit:
-            return 0.0
-        fraction = math.log(speedup / self.zero_credit) / math.log(self.full_credit / self.zero_credit)
-        return math.floor(fraction / CREDIT_STEP) * CREDIT_STEP
+        return credit_share(speedup, self.full_credit, self.zero_credit)
 
 
 @dataclass
@@ -187,9 +170,11 @@ class _Side:
         return (clock() - started) / self.loops
 
     def calibrate_loops(self) -> None:
-        """Double the loop count until one request lasts MIN_REQUEST_SECONDS (as pyperf does)."""
-        while self.seconds_per_call() * self.loops < MIN_REQUEST_SECONDS:
-            self.loops *= 2
+        """The loop count whose request lasts MIN_REQUEST_SECONDS (doubling, as pyperf does)."""
+        def seconds_per_request(loops: int) -> float:
+            self.loops = loops
+            return self.seconds_per_call() * loops
+        self.loops = loops_for(seconds_per_request)
 
 
 def _timed(side: _Side, paused: StudentProcess | None) -> float:
@@ -199,17 +184,9 @@ def _timed(side: _Side, paused: StudentProcess | None) -> float:
         return side.seconds_per_call()
 
 
-def _measure(candidate: _Side, baseline: _Side, student: StudentProcess | None) -> list[float]:
-    """Ratios of ROUNDS interleaved rounds; the submission sleeps while the baseline runs."""
-    ratios = []
-    for round_number in range(ROUNDS):
-        # Alternate which side goes first, so a slow drift affects both alike.
-        if round_number % 2 == 0:
-            baseline_time, candidate_time = _timed(baseline, student), _timed(candidate, None)
-        else:
-            candidate_time, baseline_time = _timed(candidate, None), _timed(baseline, student)
-        ratios.append(baseline_time / candidate_time)
-    return ratios
+def _measure(candidate: _Side, baseline: _Side, student: StudentProcess | None) -> Speedup:
+    """ROUNDS interleaved rounds (coursekit's loop); the submission sleeps while the baseline runs."""
+    return Speedup.from_ratios(interleaved_ratios(lambda: _timed(baseline, student), lambda: _timed(candidate, None)))
 
 
 def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Callable, *,
@@ -245,11 +222,10 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
     with _timing_lock():
         baseline_side.calibrate_loops()
         candidate_side.calibrate_loops()
-        ratios = _measure(candidate_side, baseline_side, student)
-    speedup = statistics.median(ratios)
-    spread = (max(ratios) - min(ratios)) / speedup
+        measured_speedup = _measure(candidate_side, baseline_side, student)
+    speedup = measured_speedup.median
     measured = (f"{check_id}: {speedup:.2f}x faster than {baseline_name} (median of {ROUNDS} "
-                f"interleaved rounds, spread {spread:.0%}, input seed {seed})")
+                f"interleaved rounds, spread {measured_speedup.spread:.0%}, input seed {seed})")
     if context is not None and context.calibrating:
         context.measurements.setdefault(check_id, []).append(speedup)
         return Credit(1.0, measured + " - recorded for calibration")

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from coursekit.machine import MachineInfo, describe_machine
+from coursekit.speedcheck import ROUNDS
 
 # B is float32 (the origin page's inputs); C is float64, as the baseline makes it.
 B_ITEMSIZE = 4
@@ -37,10 +38,11 @@ ALIGN = 64
 # to 64 rows all earn it); fewer rows only where the budget forces it, never below 16.
 ROWS = 64
 MIN_ROWS = 16
-# Calls of each kernel in the speed cell: one printed timing for the student, then the
-# grader's correctness call, one loop-calibration call and 7 interleaved rounds
-# (autograder.speed.ROUNDS), with 2 to spare. A test checks it against the grader.
-CELL_CALLS = 12
+# Calls of each kernel in the speed cell: two measurements of coursekit.speedcheck's loop,
+# the student's visible one and the grader's, each a first (compiling, or in the grader
+# correctness) call, one loop-calibration call and ROUNDS interleaved rounds. A test checks
+# it against the grader.
+CELL_CALLS = 2 * (1 + 1 + ROUNDS)
 # The slowest an i, k, j numba loop plausibly multiplies and adds while streaming float32
 # B from memory: 4 GB/s of B, what one core of an old laptop reads from DRAM (one core of
 # the EPYC above streamed B at about 4e9 multiply-adds/s). Used only to predict the time.

@@ -44,17 +44,18 @@ def test_sizes_follow_the_outermost_cache_and_fit_the_budget(name):
     assert sizes.predicted_seconds() <= blocking.BUDGET_SHARE * TEST_CELL_TIMEOUT
 
 
-def test_the_32_mib_l3_case_takes_about_half_a_minute_at_the_slow_rate():
+def test_the_32_mib_l3_case_takes_under_a_minute_at_the_slow_rate():
     sizes = blocking_sizes(_machine((2, "Unified", MiB), (3, "Unified", 32 * MiB)))
-    # 64 x 4096 x 4096 multiply-adds, 12 calls of each kernel at 1e9 per second.
-    assert sizes.predicted_seconds() == pytest.approx(2 * 12 * 64 * 4096 * 4096 / 1e9)
+    # 64 x 4096 x 4096 multiply-adds, 18 calls of each kernel (two measurements of 9) at 1e9 per second.
+    assert sizes.predicted_seconds() == pytest.approx(2 * 18 * 64 * 4096 * 4096 / 1e9)
     assert "64 MiB" in sizes.describe() and "64x the 1 MiB L2" in sizes.describe()
 
 
 def test_a_huge_last_level_cache_gets_fewer_rows_then_a_clear_refusal():
-    # 256 MiB of L3: B is 512 MiB, and 64 rows would take over half the budget at the slow rate.
+    # 256 MiB of L3: B is 512 MiB, and 64 or 32 rows would take over half the budget at the
+    # slow rate with the two measurements of the speed cell; 16 rows fit.
     sizes = blocking_sizes(_machine((2, "Unified", MiB), (3, "Unified", 256 * MiB)))
-    assert sizes.k == sizes.n == 11648 and sizes.m == 32
+    assert sizes.k == sizes.n == 11648 and sizes.m == blocking.MIN_ROWS == 16
     assert sizes.predicted_seconds() <= blocking.BUDGET_SHARE * TEST_CELL_TIMEOUT
     with pytest.raises(BlockingSizeError, match="over 50% of the 300 s budget"):
         blocking_sizes(_machine((2, "Unified", MiB), (3, "Unified", 2048 * MiB)))
@@ -67,8 +68,9 @@ def test_a_machine_that_reports_no_l2_is_refused_with_the_reason():
 
 def test_the_budget_and_call_count_match_the_grader():
     assert blocking.CELL_BUDGET_SECONDS == TEST_CELL_TIMEOUT
-    # printed timing + correctness call + loop calibration + interleaved rounds
-    assert blocking.CELL_CALLS >= 1 + 1 + 1 + speed.ROUNDS
+    # the visible cell's measurement and the grader's: each a first call, a loop calibration
+    # and the interleaved rounds
+    assert blocking.CELL_CALLS >= 2 * (1 + 1 + speed.ROUNDS)
 
 
 def test_this_machine_gets_b_beyond_its_outermost_cache():
