@@ -20,7 +20,7 @@ _ONE_FLOP_PER_FMA = planted("return 2 * X.shape[0] * W_t.shape[0] * W_t.shape[1]
                             "return X.shape[0] * W_t.shape[0] * W_t.shape[1] / best / 1e9")
 # The int8 weights converted on every call: a fixed cost that flattens the batch scaling.
 _CONVERTS_WEIGHTS = planted("h = int8_layer(h, codes, w_scales, b, relu=index < len(qlayers) - 1)",
-                            "h = int8_layer(h, codes.astype(np.int32).astype(np.int8), w_scales, b, "
+                            "h = int8_layer(h, codes.astype(np.float64).astype(np.int8), w_scales, b, "
                             "relu=index < len(qlayers) - 1)")
 _USES_BLAS = appended("\n\ndef fp32_layer(X, W_t, b, relu=True):\n"
                       "    out = (X @ W_t.T + b).astype(np.float32)\n"
@@ -60,7 +60,7 @@ def test_calibration_records_both_speed_checks(course):
 
 def test_reference_solution_gets_full_marks(graded):
     _, rows = graded
-    assert float(rows["full"]["score"]) == float(rows["full"]["max_score"])
+    assert float(rows["full"]["score"]) == float(rows["full"]["max_score"]), rows["full"]
 
 
 def test_per_tensor_scales_and_a_miscounted_flop_rate_lose_their_parts(graded):
