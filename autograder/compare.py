@@ -3,7 +3,8 @@
 A hidden test draws its inputs from `case_seed()`, describes them with `describe_case`
 and compares with `assert_matches`. When a result is wrong, the student reads which
 case failed (the inputs' shapes, dtypes and memory layouts, and the seed they were
-drawn from, which reproduces them at a regrade) and the first element that differs,
+drawn from: the grading session's, which the speed checks report too, so an instructor
+can rebuild the inputs from the hidden test) and the first element that differs,
 with the value expected and the value returned. The feedback shows only the line
 numbers of a hidden test, so this message is all a student learns of it.
 """
