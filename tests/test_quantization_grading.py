@@ -1,8 +1,11 @@
 """The quantization assignment through calibration and grading, on the host CPU and an AVX2 target.
 
-Each planted bug costs its part; a per-channel model, which the chapter recommends, keeps
+Each planted fault costs its part; a per-channel model, which the chapter recommends, keeps
 every point (accuracy is judged against the grader's own int8 model of the same trained
-weights, memory with an allowance per output column); verdicts do not move when graded again.
+weights, memory with an allowance per output column). The int8 speed check times a batch
+of one against a weight matrix beyond the caches, where int8 wins by its bytes on AVX2 and
+AVX-512 alike: the reference gets full credit and a correct scalar int8 kernel none, under
+both targets. Verdicts do not move when graded again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from student_work import calibrate, grade_class, planted, released_notebook, stu
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "quantization"
 SPEED_CHECKS = ("quantization.int8_vs_fp32", "quantization.csr_vs_dense")
+INT8_SPEED = "test_int8_speed"
 
 
 # The zero-point cross terms dropped: right only when both zero points are 0.
@@ -24,6 +28,12 @@ _NO_CROSS_TERMS = planted("int8_matmul(A, B) - zb * row_sums - za * col_sums + K
                            "int8_matmul(A, B) + K * za * zb")
 # Casting without clipping: 200.0 becomes -56.
 _WRAPS_AROUND = planted("np.clip(codes, -128, 127).astype(np.int8)", "codes.astype(np.int64).astype(np.int8)")
+# Exact int32 sums, but an overflow check on every step: LLVM cannot vectorise a loop that
+# may leave early, so the int8 kernel reads one byte per step, slower than memory delivers.
+_SCALAR_INT8 = planted("                acc += a[k] * b[k]\n",
+                       "                acc += a[k] * b[k]\n"
+                       "                if acc > 2147483647 or acc < -2147483648:\n"
+                       "                    raise OverflowError(\"the sum left int32\")\n")
 
 
 def _per_channel(source: str) -> str:
@@ -34,15 +44,21 @@ def _per_channel(source: str) -> str:
 
 
 # Each submission: the reference with these edits (grade_id -> edit); None is the release.
+# `faults` holds three independent faults in cells that do not share a test: a scalar int8
+# kernel (exact, so only the speed cell can catch it), dropped cross terms, wraparound.
 SUBMISSIONS = {"full": {}, "per_channel": {"quantized_model": _per_channel},
-               "no_cross_terms": {"quantized_matmul": _NO_CROSS_TERMS}, "wraps": {"quantize": _WRAPS_AROUND},
+               "faults": {"int8_kernel": _SCALAR_INT8, "quantized_matmul": _NO_CROSS_TERMS,
+                          "quantize": _WRAPS_AROUND},
                "stub": None}
-# Graded 3 times on the host (the stability test): the reference and the per-channel model,
-# whose speed and accuracy verdicts are the ones that could move. The AVX2 target grades
-# those whose verdicts depend on numba's compiled code; `wraps` (a NumPy cast) and the stub
-# compile nothing of their own and are graded on the host only.
-COPIES = {"full": 3, "per_channel": 3}
-ON_EVERY_TARGET = ("full", "per_channel", "no_cross_terms")
+# One class per target, graded once under one calibration. The AVX2 target grades the
+# submissions whose verdicts come from their own compiled kernels; the per-channel model
+# (the reference's kernels; its accuracy and memory come from NumPy and exact integer
+# sums) and the stub (nothing compiled) are graded on the host only. On the host the
+# reference is graded COPIES times in the same class (the stability test): its speed
+# verdicts are the measured ones closest to a threshold; the scalar kernel's is far below
+# the zero-credit floor (about 0.3x against a floor of 1.26-1.33x here).
+ON_EVERY_TARGET = ("full", "faults")
+COPIES = {"full": 3}
 FULL_MARKS = ("full", "per_channel")
 
 
@@ -72,10 +88,15 @@ def course(target, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rows(target, course, tmp_path_factory):
-    """The exported gradebook: one row per submission, one column per test cell."""
+def graded(target, course, tmp_path_factory):
+    """(grading output, exported rows by student id): the whole class of this target, graded once."""
     return grade_class(ASSIGNMENT, _class(target), tmp_path_factory.mktemp(f"submissions-{target}"), course,
-                       env=environment(target))[1]
+                       env=environment(target))
+
+
+@pytest.fixture(scope="module")
+def rows(graded):
+    return graded[1]
 
 
 def _copies(rows, student):
@@ -83,60 +104,45 @@ def _copies(rows, student):
             and student_id[len(student) + 1:].isdigit()]
 
 
+def _points(row):
+    return {cell: float(points) for cell, points in row.items() if cell.startswith("test")}
+
+
 def test_calibration_records_both_speed_checks(course):
     checks = json.loads((course / "calibration.json").read_text())["checks"]
     assert all(checks[check]["reference_speedup"] > 1 for check in SPEED_CHECKS)
 
 
-# On an AVX2-only target the int8 kernel's lead over fp32 shrinks to about 1.0-1.4x (no
-# AVX-512 VNNI), near the calibration minimum, and its speed verdict moves between runs:
-# a known problem of that check, reported, not hidden. Every other cell is asserted.
-INT8_SPEED = "test_int8_speed"
-
-
-def _points(row, target):
-    return {cell: float(points) for cell, points in row.items()
-            if cell.startswith("test") and not (target == "avx2" and cell == INT8_SPEED)}
-
-
 @pytest.mark.parametrize("student", FULL_MARKS)
-def test_the_reference_and_a_per_channel_model_get_full_marks_every_time(rows, student, target, course):
+def test_the_reference_and_a_per_channel_model_get_full_marks_every_time(rows, student, target):
+    if student not in _class(target):
+        pytest.skip("graded on the host only (see ON_EVERY_TARGET)")
     copies = _copies(rows, student)
     assert len(copies) == (COPIES.get(student, 1) if target == "host" else 1)
     for row in copies:
-        lost = float(row["max_score"]) - float(row["score"])
-        if target == "avx2":
-            lost -= 4 - float(row[INT8_SPEED])
-        assert lost == 0, _points(row, target)
-    if target == "host":
-        assert all(float(row[INT8_SPEED]) == 4 for row in copies)
+        assert float(row["score"]) == float(row["max_score"]), _points(row)
+        assert float(row[INT8_SPEED]) == 4, f"{student} on {target}: {_points(row)}"
 
 
-@pytest.mark.xfail(strict=False, reason="int8 vs fp32 on an AVX2-only target is about 1.0-1.4x: near the "
-                                        "1.2x calibration minimum, so its verdict is noise (known, reported)")
-def test_the_int8_speed_verdict_holds_on_the_avx2_target(rows, target):
-    if target != "avx2":
-        pytest.skip("asserted with the full marks on the host")
-    assert float(rows["full"][INT8_SPEED]) == 4
+def test_a_correct_scalar_int8_kernel_gets_no_int8_speed_points(rows, course, target):
+    row = rows["faults"]
+    assert float(row["test_int8_matmul"]) == 4, "the scalar kernel is exact"
+    assert float(row[INT8_SPEED]) == 0, f"a scalar int8 loop earned int8 speed points on {target}"
+    feedback = (course / "feedback" / "faults" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "quantization.int8_vs_fp32" in feedback and "no credit" in feedback
 
 
-def test_dropped_cross_terms_lose_the_quantized_matmul_points(rows, target):
-    row = rows["no_cross_terms"]
-    assert float(row["test_quantized_matmul"]) == 0
-    assert float(row["test_int8_matmul"]) == 4, "the kernel itself is right"
-    if target == "host":
-        assert float(row[INT8_SPEED]) == 4
+def test_dropped_cross_terms_lose_the_quantized_matmul_points(rows):
+    assert float(rows["faults"]["test_quantized_matmul"]) == 0
 
 
-def test_wraparound_instead_of_saturation_loses_the_quantize_points(rows, target):
-    if target != "host":
-        pytest.skip("a NumPy cast: graded on the host only")
-    row = rows["wraps"]
+def test_wraparound_instead_of_saturation_loses_the_quantize_points(rows):
+    row = rows["faults"]
     assert float(row["test_quantize"]) == 0
-    assert float(row["test_choose_qparams"]) == 3 and float(row["test_quantized_matmul"]) == 5
+    assert float(row["test_choose_qparams"]) == 3 and float(row["test_csr_speed"]) == 3, "the other parts stand"
 
 
 def test_the_stub_scores_zero(rows, target):
     if target != "host":
-        pytest.skip("graded on the host only")
+        pytest.skip("graded on the host only (see ON_EVERY_TARGET)")
     assert float(rows["stub"]["score"]) == 0

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 
 import numpy as np
 import pytest
 import scipy.sparse
 
+from autograder import speed
+from autograder.defaults import TEST_CELL_TIMEOUT
 from autograder.reference import load_reference
+from autograder.sandbox import Limits
+from coursekit import int8_sizes
+from coursekit.int8_sizes import Int8SizeError, int8_speed_sizes
+from coursekit.machine import CacheLevel, describe_machine
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +224,55 @@ def test_csr_matches_scipy_and_the_dense_product(ref, sparsity):
     C = ref.csr_matmul(data, indices, indptr, B)
     assert C.dtype == np.float32
     np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
+# The int8 speed check's sizes (coursekit.int8_sizes): other machines' caches -> K = N picked,
+# B (int8) twice the outermost cache, rounded up to whole 64-byte lines.
+def _machine(*caches):
+    """This machine's description with other caches: (level, kind, bytes) triples."""
+    levels = tuple(CacheLevel(level, kind, size, 64, 16) for level, kind, size in caches)
+    return dataclasses.replace(describe_machine(), caches=(CacheLevel(1, "Data", 48 * 1024, 64, 12), *levels))
+
+
+MiB = 2**20
+OTHER_MACHINES = {
+    "1 MiB L2 only": (((2, "Unified", MiB),), 1472),
+    "2 MiB L2 only": (((2, "Unified", 2 * MiB),), 2048),
+    "1 MiB L2, 32 MiB shared L3": (((2, "Unified", MiB), (3, "Unified", 32 * MiB)), 8192),
+    "2 MiB L2, 32 MiB shared L3": (((2, "Unified", 2 * MiB), (3, "Unified", 32 * MiB)), 8192),
+}
+
+
+@pytest.mark.parametrize("name", OTHER_MACHINES)
+def test_int8_speed_sizes_put_b_beyond_the_outermost_cache_within_the_budgets(name):
+    caches, side = OTHER_MACHINES[name]
+    sizes = int8_speed_sizes(_machine(*caches))
+    assert (sizes.m, sizes.k, sizes.n) == (1, side, side), "a batch of one, B square"
+    outermost = max(size for _, _, size in caches)
+    assert sizes.outermost_bytes == outermost
+    assert sizes.int8_bytes >= 2 * outermost and sizes.fp32_bytes == 4 * sizes.int8_bytes
+    assert sizes.predicted_seconds() <= int8_sizes.BUDGET_SHARE * TEST_CELL_TIMEOUT
+    assert sizes.input_bytes <= int8_sizes.MEMORY_SHARE * Limits.memory_bytes
+
+
+def test_int8_speed_sizes_refuse_a_cache_too_large_for_the_memory_limit_and_a_missing_l2():
+    # 256 MiB of L3: B would be 512 MiB in int8, 2 GiB in float32, in each of two processes.
+    with pytest.raises(Int8SizeError, match="over 25% of the 4 GiB memory limit"):
+        int8_speed_sizes(_machine((2, "Unified", MiB), (3, "Unified", 256 * MiB)))
+    with pytest.raises(Int8SizeError, match="no L2"):
+        int8_speed_sizes(_machine())
+
+
+def test_int8_speed_sizes_use_the_graders_limits():
+    assert int8_sizes.CELL_BUDGET_SECONDS == TEST_CELL_TIMEOUT
+    assert int8_sizes.MEMORY_LIMIT_BYTES == Limits.memory_bytes
+    # the visible cell's measurement and the grader's: each a first call, a loop calibration
+    # and the interleaved rounds
+    assert int8_sizes.CELL_CALLS >= 2 * (1 + 1 + speed.ROUNDS)
+
+
+def test_this_machine_gets_an_int8_b_beyond_its_outermost_cache():
+    machine = describe_machine()
+    if machine.cache_bytes(2) is None:
+        pytest.skip("the OS reports no L2 here")
+    assert int8_speed_sizes(machine).int8_bytes >= 2 * max(machine.cache_bytes(level) or 0 for level in (2, 3, 4))
