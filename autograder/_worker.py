@@ -18,6 +18,9 @@ import pickle
 import sys
 import traceback
 
+from autograder.protocol import (Apply, Call, CellResult, CellsRan, ErrorReport, GetAttr, GetValue, Handle,
+                                 Put, ReportConfinement, RunCells, Value, encode_reply)
+
 # Student output kept per request: the first and the last half of this many characters,
 # with a note of how much was dropped between them (a failing loop's last lines matter).
 MAX_CAPTURED_CHARS = 20_000
@@ -27,8 +30,8 @@ MAX_CAPTURED_LINES = 800
 HARNESS_FILES = ("autograder/_worker.py", "IPython/core/")
 
 
-def _format_error(exc: BaseException) -> tuple[str, str, str, str, str]:
-    """(module, name, nearest builtin base class, message, traceback) of an exception."""
+def _format_error(exc: BaseException) -> ErrorReport:
+    """The exception described in plain data: its type need not exist in the grader."""
     kind = type(exc)
     builtin_base = next(k.__qualname__ for k in kind.__mro__ if k.__module__ == "builtins")
     try:
@@ -38,7 +41,7 @@ def _format_error(exc: BaseException) -> tuple[str, str, str, str, str]:
     frames = traceback.format_exception(kind, exc, exc.__traceback__)
     # Drop the harness's and IPython's frames: the student needs their own code.
     text = "".join(f for f in frames if not any(h in f for h in HARNESS_FILES))
-    return kind.__module__, kind.__qualname__, builtin_base, message, text
+    return ErrorReport(kind.__module__, kind.__qualname__, builtin_base, message, text)
 
 
 class CappedOutput(io.TextIOBase):
@@ -134,51 +137,47 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
 
     def as_reply(value, keep: bool):
         if not keep and is_plain(value):
-            return ("value", value)
+            return Value(value)
         handle = next_handle()
         handles[handle] = value
         kind = type(value)
-        return ("handle", handle, f"{kind.__module__}.{kind.__qualname__}", callable(value))
+        return Handle(handle, f"{kind.__module__}.{kind.__qualname__}")
 
-    def run_cells(cells):
+    def run_cells(request: RunCells) -> CellsRan:
         results = []
-        for index, source in cells:
+        for index, source in request.cells:
             buffer = CappedOutput()
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 outcome = shell.run_cell(source, store_history=False)
             error = outcome.error_before_exec or outcome.error_in_exec
-            results.append({"index": index, "stdout": buffer.getvalue(),
-                            "error": _format_error(error) if error is not None else None})
+            results.append(CellResult(index, buffer.getvalue(),
+                                      _format_error(error) if error is not None else None))
         names = sorted(n for n in namespace
                        if not n.startswith("_") and n not in shell.user_ns_hidden)
-        return results, names
+        return CellsRan(results, names)
 
-    def handle(request):
-        op = request[0]
-        if op == "run":
-            return ("value", run_cells(request[1]))
-        if op == "get":
-            return as_reply(resolve(request[1]), keep=False)
-        if op == "getattr":
-            return as_reply(getattr(resolve(request[1]), request[2]), keep=False)
-        if op == "call":
-            _, ref, payload, keep = request
-            args, kwargs = decode_args(payload)
-            return as_reply(resolve(ref)(*args, **kwargs), keep=keep)
-        if op == "apply":
-            # Timed by the grader around the whole request: nothing else happens here.
-            _, ref, args_ref, loops, want_result = request
-            function, args = resolve(ref), resolve(args_ref)
-            if want_result:
-                return as_reply(function(*args), keep=False)
-            for _ in range(loops):
-                function(*args)  # each result is freed before the next call allocates its own
-            return ("value", None)
-        if op == "put":
-            return as_reply(decode_args(request[1]), keep=True)
-        if op == "confinement":
-            return ("value", confinement)
-        raise ValueError(f"unknown request {op!r}")
+    def call(request: Call):
+        args, kwargs = decode_args(request.payload)
+        return as_reply(resolve(request.ref)(*args, **kwargs), keep=request.keep)
+
+    def apply(request: Apply):
+        # Timed by the grader around the whole request: nothing else happens here.
+        function, args = resolve(request.function), resolve(request.args)
+        if request.want_result:
+            return as_reply(function(*args), keep=False)
+        for _ in range(request.loops):
+            function(*args)  # each result is freed before the next call allocates its own
+        return Value(None)
+
+    handlers = {
+        RunCells: run_cells,
+        GetValue: lambda request: as_reply(resolve(request.ref), keep=False),
+        GetAttr: lambda request: as_reply(getattr(resolve(request.ref), request.name), keep=False),
+        Call: call,
+        Apply: apply,
+        Put: lambda request: as_reply(decode_args(request.payload), keep=True),
+        ReportConfinement: lambda request: Value(confinement),
+    }
 
     while True:
         try:
@@ -188,13 +187,13 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
         buffer = CappedOutput()
         try:
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-                reply = handle(request)
+                reply = handlers[type(request)](request)
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
-            reply = ("error", *_format_error(exc))
+            reply = _format_error(exc)
         try:
-            payload = dumps((reply, buffer.getvalue()), protocol=5)
+            payload = dumps((encode_reply(reply), buffer.getvalue()), protocol=5)
         except Exception as exc:
-            payload = dumps((("error", *_format_error(exc)), buffer.getvalue()), protocol=5)
+            payload = dumps((encode_reply(_format_error(exc)), buffer.getvalue()), protocol=5)
         write_frame(reply_fd, payload)
 
 

@@ -30,6 +30,8 @@ import cloudpickle
 from autograder import confinement
 from autograder.defaults import CALL_TIMEOUT
 from autograder.process_cap import CgroupUnavailable, PidsCgroup, nproc_limit
+from autograder.protocol import (Apply, Call, CellsRan, ErrorReport, GetAttr, GetValue, Handle, Put,
+                                 ReportConfinement, RunCells, Value, decode_reply)
 from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
                              read_frame, write_frame)
 
@@ -90,16 +92,15 @@ class _ArgPickler(cloudpickle.Pickler):
 class Remote:
     """A proxy for an object that lives in the student's process."""
 
-    __slots__ = ("_process", "_ref", "_label", "_is_callable")
+    __slots__ = ("_process", "_ref", "_label")
 
-    def __init__(self, process: "StudentProcess", ref: tuple, label: str, is_callable: bool):
+    def __init__(self, process: "StudentProcess", ref: tuple, label: str):
         object.__setattr__(self, "_process", process)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_label", label)
-        object.__setattr__(self, "_is_callable", is_callable)
 
     def __getattr__(self, name):
-        return self._process.request(("getattr", self._ref, name))
+        return self._process.request(GetAttr(self._ref, name))
 
     def __setattr__(self, name, value):
         raise AttributeError("objects of the submission cannot be modified from a test")
@@ -148,17 +149,18 @@ def _set_limits(limits: Limits, cgroup: PidsCgroup | None, nproc: int | None) ->
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
-def _raise_remote_error(module: str, qualname: str, builtin_base: str, message: str, trace: str):
+def _raise_remote_error(report: ErrorReport):
     """Re-raise a student's exception as its nearest builtin type, so tests can expect it."""
-    kind = getattr(builtins, builtin_base, None)
-    if qualname == "SystemExit":
-        error = StudentError(f"the submission called sys.exit({message})")
+    kind = getattr(builtins, report.builtin_base, None)
+    qualified = f"{report.module}.{report.name}"
+    if report.name == "SystemExit":
+        error = StudentError(f"the submission called sys.exit({report.message})")
     elif isinstance(kind, type) and issubclass(kind, Exception) and kind is not Exception:
-        error = kind(message if module == "builtins" else f"{module}.{qualname}: {message}")
+        error = kind(report.message if report.module == "builtins" else f"{qualified}: {report.message}")
     else:
-        error = StudentError(f"{module}.{qualname}: {message}")
-    if trace:
-        error.add_note("In the submission:\n" + trace.rstrip())
+        error = StudentError(f"{qualified}: {report.message}")
+    if report.traceback:
+        error.add_note("In the submission:\n" + report.traceback.rstrip())
     raise error
 
 
@@ -208,7 +210,7 @@ class StudentProcess:
         os.close(request_read)
         os.close(reply_write)
         if confinement.ENV_VARIABLE in env:
-            self.confinement = self.request(("confinement",))
+            self.confinement = self.request(ReportConfinement())
 
     @property
     def alive(self) -> bool:
@@ -249,20 +251,20 @@ class StudentProcess:
 
     # -- requests ---------------------------------------------------------------
 
-    def run_cells(self, cells: list[tuple[int, str]]) -> tuple[list[dict], list[str]]:
+    def run_cells(self, cells: list[tuple[int, str]]) -> CellsRan:
         """Run (index, source) cells in order; per-cell output and errors, and the names defined."""
-        return self.request(("run", cells))
+        return self.request(RunCells(cells))
 
     def get(self, name: str):
         """The value of a student-defined name: plain data by value, anything else as a proxy."""
-        return self.request(("get", ("name", name)))
+        return self.request(GetValue(("name", name)))
 
     def call(self, ref: tuple, args: tuple, kwargs: dict, keep: bool = False):
-        return self.request(("call", ref, self._pickle_args((args, kwargs)), keep))
+        return self.request(Call(ref, self._pickle_args((args, kwargs)), keep))
 
     def apply(self, function: Remote, args: Remote, loops: int = 1, want_result: bool = False):
         """Call `function(*args)` `loops` times inside the process; both already live there."""
-        return self.request(("apply", ref_of(function), ref_of(args), loops, want_result))
+        return self.request(Apply(ref_of(function), ref_of(args), loops, want_result))
 
     def suspended(self):
         """A context in which the process and its children cannot run (SIGSTOP/SIGCONT)."""
@@ -270,9 +272,9 @@ class StudentProcess:
 
     def put(self, obj) -> Remote:
         """Send an object to the student's process and return a proxy for it there."""
-        return self.request(("put", self._pickle_args(obj)))
+        return self.request(Put(self._pickle_args(obj)))
 
-    def request(self, message: tuple):
+    def request(self, message):
         if not self.alive:
             raise StudentCrash("the submission's process is no longer running" + self._exit_reason())
         timeout = self.limits.call_timeout
@@ -281,7 +283,8 @@ class StudentProcess:
             deadline = min(deadline, self.deadline)
         write_frame(self._request_fd, cloudpickle.dumps(message, protocol=5))
         try:
-            reply, printed = load_reply(read_frame(self._reply_fd, deadline))
+            message, printed = load_reply(read_frame(self._reply_fd, deadline))
+            reply = decode_reply(message)
         except WorkerTimeout:
             self._kill()
             raise StudentTimeout(
@@ -290,20 +293,18 @@ class StudentProcess:
         except WorkerGone:
             self._proc.wait()
             raise StudentCrash("the submission's process ended" + self._exit_reason()) from None
-        except ProtocolError as exc:
+        except (ProtocolError, ValueError, TypeError) as exc:  # not a reply record either
             self._kill()
             raise StudentCrash(f"the submission's process sent an unreadable reply ({exc})") from None
         if printed:
             self.transcript.append(printed)
-        kind = reply[0]
-        if kind == "value":
-            return reply[1]
-        if kind == "handle":
-            _, handle, label, is_callable = reply
-            return Remote(self, ("handle", handle), label, is_callable)
-        if kind == "error":
-            _raise_remote_error(*reply[1:])
-        raise StudentCrash(f"the submission's process sent an unknown reply kind {kind!r}")
+        if isinstance(reply, Handle):
+            return Remote(self, ("handle", reply.handle), reply.label)
+        if isinstance(reply, ErrorReport):
+            _raise_remote_error(reply)
+        if isinstance(reply, Value):
+            return reply.value
+        return reply  # CellsRan
 
     def _pickle_args(self, obj) -> bytes:
         buffer = io.BytesIO()

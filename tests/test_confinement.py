@@ -29,8 +29,8 @@ def student():
 
 def error_of(process, source: str) -> str | None:
     """The error message a cell raised in the submission's process, or None."""
-    [result], _ = process.run_cells([(0, source)])
-    return result["error"][3] if result["error"] else None
+    [result] = process.run_cells([(0, source)]).results
+    return result.error.message if result.error else None
 
 
 @needs_landlock

@@ -102,9 +102,9 @@ def test_the_setup_cell_switches_the_simulator_on_in_the_graders_worker(monkeypa
     setup = next(c.source for c in read_source(SOLUTIONS_DIR / ASSIGNMENT / f"{NOTEBOOK}.md").cells
                  if c.cell_type == "code")
     with StudentProcess() as process:
-        results, _ = process.run_cells([(0, "import sys\nnumba_before = 'numba' in sys.modules"),
-                                        (1, setup), (2, "simulating = bool(numba.config.ENABLE_CUDASIM)")])
-        assert [r["error"] for r in results] == [None, None, None]
+        ran = process.run_cells([(0, "import sys\nnumba_before = 'numba' in sys.modules"),
+                                 (1, setup), (2, "simulating = bool(numba.config.ENABLE_CUDASIM)")])
+        assert [r.error for r in ran.results] == [None, None, None]
         assert process.get("numba_before") is False, "the worker imported numba before the first cell"
         assert process.get("simulating") is True
 

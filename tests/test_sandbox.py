@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from autograder._worker import CappedOutput
+from autograder.protocol import CellResult, decode_reply, encode_reply
 from autograder.sandbox import Limits, Remote, StudentCrash, StudentError, StudentProcess, StudentTimeout
 from autograder.session import GradingSession, active
 from autograder.testing import remote, remote_call
@@ -21,17 +22,16 @@ def student():
         yield process
 
 
-def define(process, source: str) -> list[dict]:
-    results, _ = process.run_cells([(0, source)])
-    return results
+def define(process, source: str) -> list[CellResult]:
+    return process.run_cells([(0, source)]).results
 
 
 def test_cells_report_output_errors_and_names(student):
-    results, names = student.run_cells([(0, "x = 2\nprint('hello')"), (1, "1 / 0"), (2, "%time y = x + 1")])
-    assert results[0] == {"index": 0, "stdout": "hello\n", "error": None}
-    assert results[1]["error"][1] == "ZeroDivisionError"
-    assert results[2]["error"] is None, "IPython magics work in student cells"
-    assert {"x", "y"} <= set(names)
+    ran = student.run_cells([(0, "x = 2\nprint('hello')"), (1, "1 / 0"), (2, "%time y = x + 1")])
+    assert ran.results[0] == CellResult(0, "hello\n", None)
+    assert ran.results[1].error.name == "ZeroDivisionError" and ran.results[1].error.builtin_base == "ZeroDivisionError"
+    assert ran.results[2].error is None, "IPython magics work in student cells"
+    assert {"x", "y"} <= set(ran.names)
 
 
 def test_plain_results_come_back_by_value_and_objects_as_proxies(student):
@@ -144,5 +144,18 @@ def test_a_flood_of_lines_is_captured_without_growing_per_line_costs(student):
     # 400 000 lines cost about 6 s through IPython's own capture and 0.6 s here; the
     # limit sits between them with room for a loaded machine.
     student.limits = Limits(call_timeout=4.0)
-    results, _ = student.run_cells([(0, "for i in range(400_000):\n    print(i)\n")])
-    assert results[0]["stdout"].endswith("399999\n") and "dropped" in results[0]["stdout"]
+    [result] = define(student, "for i in range(400_000):\n    print(i)\n")
+    assert result.stdout.endswith("399999\n") and "dropped" in result.stdout
+
+
+def test_reply_records_cross_the_pipe_as_plain_tuples_and_come_back_equal():
+    from autograder.protocol import CellsRan, ErrorReport, Handle, Value
+
+    error = ErrorReport("builtins", "ValueError", "ValueError", "bad", "Traceback ...")
+    for reply in (Value(np.arange(3).tolist()), Handle(7, "numpy.ndarray"), error,
+                  CellsRan([CellResult(0, "out", None), CellResult(1, "", error)], ["f", "x"])):
+        wire = encode_reply(reply)
+        assert load_reply(pickle.dumps(wire)) == wire, "only plain data crosses"
+        assert decode_reply(wire) == reply
+    with pytest.raises(ValueError):
+        decode_reply(("Exec", "import os"))

@@ -155,22 +155,22 @@ class IsolatedExecute(Execute):
                  if c.cell_type == "code" and not is_test_cell(c)]
         started = time.monotonic()
         try:
-            results, self._student_names = process.run_cells(cells)
+            ran = process.run_cells(cells)
         except Exception as exc:  # the submission hung or crashed before any test ran
             self.log.warning("Submission cells did not finish: %s", exc)
             if cells:
                 nb.cells[cells[-1][0]].outputs = [_error_output(exc)]
             raise
+        self._student_names = ran.names
         self.log.info("Ran %d submission cells in %.1f s", len(cells), time.monotonic() - started)
-        for result in results:
-            cell = nb.cells[result["index"]]
+        for result in ran.results:
+            cell = nb.cells[result.index]
             cell.outputs = []
-            if result["stdout"]:
-                cell.outputs.append(new_output("stream", name="stdout", text=result["stdout"]))
-            if result["error"]:
-                _module, name, _base, message, trace = result["error"]
-                cell.outputs.append(new_output("error", ename=name, evalue=message,
-                                               traceback=trace.splitlines()))
+            if result.stdout:
+                cell.outputs.append(new_output("stream", name="stdout", text=result.stdout))
+            if result.error is not None:
+                cell.outputs.append(new_output("error", ename=result.error.name, evalue=result.error.message,
+                                               traceback=result.error.traceback.splitlines()))
 
     def _bind_names(self, nb, process: StudentProcess, namespace: dict, first: bool) -> None:
         """Student names become proxies (or plain values); instructor cells then win."""
