@@ -1,19 +1,13 @@
-"""The two roofs of a roofline: memory bandwidth and peak arithmetic, measured here.
+"""The memory roof of a roofline: bandwidth by the STREAM triad, measured here.
 
-A kernel can go no faster than its arithmetic allows (peak FLOP/s) nor than memory can
-feed it (bandwidth times the FLOPs it does per byte moved). Chapters place measured
-kernels under these two limits, so both are measured on the machine that builds the
-book, with numba, the same compiler the kernels use:
-
-- bandwidth by the STREAM triad ``a = b + s * c``, on all usable cores and on one;
-- peak FLOP/s by a kernel of independent fused multiply-adds (FMAs) on values that stay
-  in registers. This is an estimate: it is what numba's code reaches at the vector width
-  LLVM chooses, which can be half of what the widest registers would allow.
+A kernel can go no faster than its arithmetic allows (peak FLOP/s, measured in
+`coursekit.roofline`) nor than memory can feed it (bandwidth times the FLOPs it does per
+byte moved). The triad ``a = b + s * c`` runs with numba, the same compiler the kernels
+use, on all usable cores and on one; `roofline` and `ridge_point` combine the two roofs.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import time
@@ -34,24 +28,6 @@ TRIAD_BYTES_PER_ELEMENT = 3 * np.dtype(np.float64).itemsize
 DEFAULT_TRIAD_ELEMENTS = 2**23
 # STREAM's default NTIMES. The best pass is kept: noise only ever slows a pass down.
 DEFAULT_REPEATS = 10
-# An FMA is a multiply and an add: two floating-point operations.
-FLOPS_PER_FMA = 2
-# About 4e9 FMA-lanes per pass: tens of milliseconds on one core, long enough to dwarf
-# the thread start-up of a parallel pass, short enough for five passes in a chapter.
-DEFAULT_FMA_ITERATIONS = 2**25
-# Best of a few passes, for the same reason as DEFAULT_REPEATS; each pass is long.
-DEFAULT_PEAK_REPEATS = 5
-# Independent float32 FMA chains per thread. An FMA has a latency of about 4 cycles and
-# a core issues up to 2 per cycle, so 8 vectors must be in flight: 64 float32 at the
-# 256-bit width LLVM usually picks. AVX-512 cores have 32 vector registers, room for 16
-# chains (128 float32), which also keeps 512-bit code busy; AVX2 cores have 16 registers,
-# and 16 chains there would spill to memory.
-FMA_CHAINS_AVX512 = 128
-FMA_CHAINS_OTHER = 64
-# The recurrence acc = acc * a + b converges to b / (1 - a): values stay normal floats,
-# never denormal (slow on many cores) nor infinite.
-FMA_MULTIPLIER = np.float32(0.999)
-FMA_ADDEND = np.float32(0.001)
 
 
 def _require_positive_int(name: str, value) -> None:
@@ -129,63 +105,6 @@ def triad_bandwidth(n_elements: int = DEFAULT_TRIAD_ELEMENTS, repeats: int = DEF
     threads = usable_threads() if parallel else 1
     seconds = with_numba_threads(threads, lambda: _best_seconds(lambda: kernel(a, b, c, TRIAD_SCALAR), repeats))
     return TRIAD_BYTES_PER_ELEMENT * n_elements / seconds / 1e9
-
-
-@functools.lru_cache(maxsize=None)
-def _fma_kernels(chains: int):
-    """Compile a register-resident FMA kernel for a fixed number of chains, and its parallel twin.
-
-    The chain count must be a compile-time constant: only then does LLVM unroll the inner
-    loop, keep every chain in a register and issue packed FMAs. 'contract' allows the
-    multiply and add to fuse into one FMA and permits nothing else.
-    """
-
-    @numba.njit(fastmath={"contract"})
-    def chains_of_fmas(iterations, multiplier, addend):
-        acc = np.empty(chains, np.float32)
-        for j in range(chains):
-            acc[j] = j
-        for _ in range(iterations):
-            for j in range(chains):
-                acc[j] = acc[j] * multiplier + addend
-        return acc.sum()  # returned, so the work cannot be optimised away
-
-    @numba.njit(parallel=True)
-    def chains_on_every_thread(threads, iterations, multiplier, addend):
-        results = np.empty(threads, np.float32)
-        for t in numba.prange(threads):
-            results[t] = chains_of_fmas(iterations, multiplier, addend)
-        return results.sum()
-
-    return chains_of_fmas, chains_on_every_thread
-
-
-def fma_chains() -> int:
-    """Independent FMA chains per thread for this machine's vector register file."""
-    return FMA_CHAINS_AVX512 if "avx512f" in describe_machine().isa else FMA_CHAINS_OTHER
-
-
-def peak_gflops_estimate(parallel: bool = True, iterations: int = DEFAULT_FMA_ITERATIONS,
-                         repeats: int = DEFAULT_PEAK_REPEATS) -> float:
-    """Estimated float32 peak in GFLOP/s: the best rate of independent FMAs on registers.
-
-    An estimate, not the datasheet peak: it is what numba-compiled code reaches at the
-    vector width LLVM picks (often 256 bits even where AVX-512 offers 512) and at the
-    clock the cores run under this load. `parallel=True` runs one kernel per usable core.
-    """
-    _require_positive_int("iterations", iterations)
-    _require_positive_int("repeats", repeats)
-    chains = fma_chains()
-    serial, on_every_thread = _fma_kernels(chains)
-    threads = usable_threads() if parallel else 1
-    if parallel:
-        def run():
-            return on_every_thread(threads, iterations, FMA_MULTIPLIER, FMA_ADDEND)
-    else:
-        def run():
-            return serial(iterations, FMA_MULTIPLIER, FMA_ADDEND)
-    seconds = with_numba_threads(threads, lambda: _best_seconds(run, repeats))
-    return FLOPS_PER_FMA * chains * iterations * threads / seconds / 1e9
 
 
 def ridge_point(peak_gflops: float, bandwidth_gbs: float) -> float:

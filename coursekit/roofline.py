@@ -24,13 +24,9 @@ import numba
 import numpy as np
 
 from coursekit.bandwidth import (
-    DEFAULT_FMA_ITERATIONS,
-    DEFAULT_PEAK_REPEATS,
-    FLOPS_PER_FMA,
     _best_seconds,
     _require_positive_finite,
     _require_positive_int,
-    fma_chains,
     roofline,
     triad_bandwidth,
     usable_threads,
@@ -39,6 +35,20 @@ from coursekit.bandwidth import (
 from coursekit.machine import VECTOR_ISAS, MachineInfo, describe_machine
 from coursekit.membench import read_bandwidth_gbs
 
+# An FMA is a multiply and an add: two floating-point operations.
+FLOPS_PER_FMA = 2
+# About 4e9 FMA-lanes per pass: tens of milliseconds on one core, long enough to dwarf
+# the thread start-up of a parallel pass, short enough for five passes in a chapter.
+DEFAULT_FMA_ITERATIONS = 2**25
+# Best of a few passes, for the same reason as DEFAULT_REPEATS; each pass is long.
+DEFAULT_PEAK_REPEATS = 5
+# Independent float32 FMA chains per thread. An FMA has a latency of about 4 cycles and
+# a core issues up to 2 per cycle, so 8 vectors must be in flight: 64 float32 at the
+# 256-bit width LLVM usually picks. AVX-512 cores have 32 vector registers, room for 16
+# chains (128 float32), which also keeps 512-bit code busy; AVX2 cores have 16 registers,
+# and 16 chains there would spill to memory.
+FMA_CHAINS_AVX512 = 128
+FMA_CHAINS_OTHER = 64
 # Register width in bits of each vector extension `machine.VECTOR_ISAS` names. Lanes per
 # vector are this width over the element's bits: what one instruction computes at once.
 VECTOR_BITS = {"AVX-512": 512, "AVX2": 256, "AVX": 256, "SSE4.2": 128}
@@ -73,9 +83,9 @@ def _float_dtype(dtype) -> np.dtype:
 def _fma_kernels(chains: int, dtype_name: str):
     """A register-resident FMA kernel for `chains` independent chains of `dtype`, and its parallel twin.
 
-    As in `coursekit.bandwidth`: the chain count is a compile-time constant, so LLVM unrolls
-    the inner loop and keeps every chain in a register; 'contract' only lets a multiply and
-    an add fuse into one FMA.
+    The chain count must be a compile-time constant: only then does LLVM unroll the inner
+    loop, keep every chain in a register and issue packed FMAs. 'contract' allows the
+    multiply and add to fuse into one FMA and permits nothing else.
     """
     dtype = np.dtype(dtype_name)
 
@@ -97,6 +107,11 @@ def _fma_kernels(chains: int, dtype_name: str):
         return results.sum()
 
     return chains_of_fmas, chains_on_every_thread
+
+
+def fma_chains() -> int:
+    """Independent FMA chains per thread for this machine's vector register file."""
+    return FMA_CHAINS_AVX512 if "avx512f" in describe_machine().isa else FMA_CHAINS_OTHER
 
 
 def fma_chains_for(dtype) -> int:

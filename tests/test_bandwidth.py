@@ -5,13 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from coursekit.bandwidth import (
-    peak_gflops_estimate,
-    ridge_point,
-    roofline,
-    triad_bandwidth,
-    usable_threads,
-)
+from coursekit.bandwidth import ridge_point, roofline, triad_bandwidth, usable_threads
+from coursekit.roofline import peak_gflops
 
 # Small enough to run in milliseconds: these tests check behaviour, never speed.
 SMALL_TRIAD = 2**14
@@ -25,18 +20,12 @@ def test_triad_bandwidth_is_positive_and_finite(parallel):
     assert math.isfinite(gbs) and gbs > 0
 
 
-@pytest.mark.parametrize("parallel", [True, False])
-def test_peak_estimate_is_positive_and_finite(parallel):
-    gflops = peak_gflops_estimate(parallel=parallel, iterations=SMALL_FMA_ITERATIONS, repeats=2)
-    assert math.isfinite(gflops) and gflops > 0
-
-
 def test_measurements_leave_numba_thread_count_unchanged():
     import numba
 
     before = numba.get_num_threads()
     triad_bandwidth(n_elements=SMALL_TRIAD, repeats=1, parallel=True)
-    peak_gflops_estimate(parallel=True, iterations=SMALL_FMA_ITERATIONS, repeats=1)
+    peak_gflops(parallel=True, iterations=SMALL_FMA_ITERATIONS, repeats=1)
     assert numba.get_num_threads() == before
     assert 1 <= usable_threads() <= numba.config.NUMBA_NUM_THREADS
 
@@ -48,9 +37,9 @@ def test_measurements_reject_bad_sizes(bad):
     with pytest.raises(ValueError):
         triad_bandwidth(n_elements=SMALL_TRIAD, repeats=bad)
     with pytest.raises(ValueError):
-        peak_gflops_estimate(iterations=bad)
+        peak_gflops(iterations=bad)
     with pytest.raises(ValueError):
-        peak_gflops_estimate(iterations=SMALL_FMA_ITERATIONS, repeats=bad)
+        peak_gflops(iterations=SMALL_FMA_ITERATIONS, repeats=bad)
 
 
 def test_ridge_point_is_peak_over_bandwidth():
