@@ -109,28 +109,55 @@ def _calibrated_once_here(unit: GradingUnit, solutions: Path, fingerprint: str) 
         return cached.read_bytes()
 
 
-def grade_unit(unit: GradingUnit) -> GradingOutcome:
-    """Runs on a Dask worker: grade one staged entry in a scratch course."""
-    from autograder.grading import ERROR_LOG, ClassGrader
+@dataclass
+class _PreparedCourse:
+    """A scratch course with the assignment generated: made once per worker process and
+    assignment version, since generating it costs about as much as grading one notebook."""
 
-    started = time.monotonic()
-    warnings.filterwarnings("ignore", message=".*not in session.*")  # as in the CLI
-    root = Path(tempfile.mkdtemp(prefix="kernels-unit-"))
-    try:
-        course, solutions, measured = _scratch_course(unit, root)
+    folder: tempfile.TemporaryDirectory
+    grader: object  # autograder.grading.ClassGrader
+    measured: tuple[str, bytes] | None  # a calibration this worker measured, not yet handed back
+
+
+# Per worker process, by what the course depends on (an edited hidden test makes a new one).
+_PREPARED: dict[tuple, _PreparedCourse] = {}
+
+
+def _prepared_course(unit: GradingUnit) -> _PreparedCourse:
+    from autograder.grading import ClassGrader
+
+    key = (unit.assignment, unit.cell_timeout, unit.call_timeout,
+           hashlib.sha256(repr(sorted(unit.sources.items())).encode()
+                          + repr(sorted(unit.calibrations.items())).encode()).hexdigest())
+    if key not in _PREPARED:
+        folder = tempfile.TemporaryDirectory(prefix="kernels-course-")
+        course, solutions, measured = _scratch_course(unit, Path(folder.name))
         grader = ClassGrader(course, unit.assignment, solutions_dir=solutions,
                              cell_timeout=unit.cell_timeout, call_timeout=unit.call_timeout)
         grader.prepare()
-        staged = root / "staged"
-        staged.mkdir()
+        _PREPARED[key] = _PreparedCourse(folder, grader, measured)
+    return _PREPARED[key]
+
+
+def grade_unit(unit: GradingUnit) -> GradingOutcome:
+    """Runs on a Dask worker: grade one staged entry in this worker's scratch course."""
+    from autograder.grading import ERROR_LOG
+
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # as in the CLI
+    prepared = _prepared_course(unit)
+    grader, log = prepared.grader, prepared.grader.course_dir / ERROR_LOG
+    log.unlink(missing_ok=True)  # each outcome carries only its own failures
+    staged = Path(tempfile.mkdtemp(prefix="kernels-unit-"))
+    try:
         for name, content in unit.notebooks.items():
             (staged / f"{name}.ipynb").write_bytes(content)
         grader.stage(Submission(unit.student_id, {name: staged / f"{name}.ipynb" for name in unit.notebooks},
                                 unit.problem))
         problem, grader_error = grader.grade_staged(unit.student_id, unit.problem)
-        autograded = course / "autograded" / unit.student_id / unit.assignment
+        autograded = grader.course_dir / "autograded" / unit.student_id / unit.assignment
         feedback = grader.feedback_dir(unit.student_id)
-        log = course / ERROR_LOG
+        measured, prepared.measured = prepared.measured, None
         return GradingOutcome(
             unit.student_id,
             {p.stem: p.read_bytes() for p in sorted(autograded.glob("*.ipynb"))},
@@ -138,7 +165,7 @@ def grade_unit(unit: GradingUnit) -> GradingOutcome:
             problem, grader_error, log.read_text() if log.exists() else "",
             time.monotonic() - started, f"{os.uname().nodename}:{os.getpid()}", measured)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 class DaskGrading:
