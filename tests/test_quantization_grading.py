@@ -53,13 +53,16 @@ SUBMISSIONS = {"full": {}, "per_channel": {"quantized_model": _per_channel},
 # One class per target, graded once under one calibration. The AVX2 target grades the
 # submissions whose verdicts come from their own compiled kernels; the per-channel model
 # (the reference's kernels; its accuracy and memory come from NumPy and exact integer
-# sums) and the stub (nothing compiled) are graded on the host only. On the host the
-# reference is graded COPIES times in the same class (the stability test): its speed
-# verdicts are the measured ones closest to a threshold; the scalar kernel's is far below
-# the zero-credit floor (about 0.3x against floors of 1.26-1.40x here).
+# sums) and the stub (nothing compiled) are graded on the host only. The stability test:
+# on the host the reference's kernels are graded three times in the same class, as `full`,
+# `full_2` and `per_channel` (which differs only in its model's scales, so its speed cells
+# time the same code): their speed verdicts are the measured ones closest to a threshold;
+# the scalar kernel's is far below the zero-credit floor (about 0.3x against floors of
+# 1.26-1.40x here).
 ON_EVERY_TARGET = ("full", "faults")
-COPIES = {"full": 3}
+COPIES = {"full": 2}
 FULL_MARKS = ("full", "per_channel")
+SPEED_CELLS = (INT8_SPEED, "test_csr_speed")
 
 
 def _class(target):
@@ -122,6 +125,14 @@ def test_the_reference_and_a_per_channel_model_get_full_marks_every_time(rows, s
     for row in copies:
         assert float(row["score"]) == float(row["max_score"]), _points(row)
         assert float(row[INT8_SPEED]) == 4, f"{student} on {target}: {_points(row)}"
+
+
+def test_the_reference_kernels_get_the_same_speed_points_three_times_on_the_host(rows, target):
+    if target != "host":
+        pytest.skip("the stability test runs on the host")
+    gradings = _copies(rows, "full") + _copies(rows, "per_channel")
+    assert len(gradings) == 3
+    assert {tuple(float(row[cell]) for cell in SPEED_CELLS) for row in gradings} == {(4.0, 3.0)}
 
 
 def test_a_correct_scalar_int8_kernel_gets_no_int8_speed_points(rows, course, target):
