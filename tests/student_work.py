@@ -11,6 +11,7 @@ import nbformat
 from autograder.defaults import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.release import read_source
 from course_cli import run_cli
+from cpu_targets import environment
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
 
@@ -67,6 +68,16 @@ def released_notebook(assignment: str) -> nbformat.NotebookNode:
 def calibrate(assignment: str, course: Path, check: bool = True, *, env: dict | None = None):
     """`autograder calibrate` with one run of the reference, as the tests can afford."""
     return run_cli("calibrate", assignment, "--course-dir", course, "--runs", "1", check=check, env=env)
+
+
+def calibrated_course(assignment: str, target: str, tmp_path_factory, checks) -> Path:
+    """A course directory calibrated for `assignment` with numba compiling for `target`;
+    fails unless calibration recorded every speed check in `checks`."""
+    course = tmp_path_factory.mktemp(f"course-{target}")
+    output = calibrate(assignment, course, env=environment(target)).stdout
+    missing = [check for check in checks if f"{check}: reference" not in output]
+    assert not missing, f"calibration recorded no {missing}:\n{output}"
+    return course
 
 
 def grade_class(assignment: str, notebooks: dict, folder: Path, course: Path, *options: str,

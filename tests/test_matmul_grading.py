@@ -12,9 +12,9 @@ import json
 import pytest
 
 from course_cli import run_cli
-from cpu_targets import TARGETS, emits_zmm, environment
-from student_work import (appended, calibrate, grade_class, planted, released_notebook, student_notebook,
-                          write_submission)
+from cpu_targets import emits_zmm, environment, target  # noqa: F401 - target is a fixture
+from student_work import (appended, calibrated_course, grade_class, planted, released_notebook,
+                          student_notebook, write_submission)
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "matmul"
@@ -64,16 +64,9 @@ def _class(target):
     return notebooks
 
 
-@pytest.fixture(scope="module", params=list(TARGETS))
-def target(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def course(target, tmp_path_factory):
-    course = tmp_path_factory.mktemp(f"course-{target}")
-    assert f"{CHECK}: reference" in calibrate(ASSIGNMENT, course, env=environment(target)).stdout
-    return course
+    return calibrated_course(ASSIGNMENT, target, tmp_path_factory, (CHECK,))
 
 
 @pytest.fixture(scope="module")

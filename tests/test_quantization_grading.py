@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from cpu_targets import TARGETS, environment
-from student_work import calibrate, grade_class, planted, released_notebook, student_notebook
+from cpu_targets import environment, target  # noqa: F401 - target is a fixture
+from student_work import calibrated_course, grade_class, planted, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "quantization"
@@ -77,17 +77,9 @@ def _class(target):
     return notebooks
 
 
-@pytest.fixture(scope="module", params=list(TARGETS))
-def target(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def course(target, tmp_path_factory):
-    course = tmp_path_factory.mktemp(f"course-{target}")
-    output = calibrate(ASSIGNMENT, course, env=environment(target)).stdout
-    assert all(f"{check}: reference" in output for check in SPEED_CHECKS), output
-    return course
+    return calibrated_course(ASSIGNMENT, target, tmp_path_factory, SPEED_CHECKS)
 
 
 @pytest.fixture(scope="module")

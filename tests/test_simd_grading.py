@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from cpu_targets import TARGETS, emits_zmm, environment
-from student_work import appended, calibrate, grade_class, released_notebook, student_notebook
+from cpu_targets import emits_zmm, environment, target  # noqa: F401 - target is a fixture
+from student_work import appended, calibrated_course, grade_class, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "simd"
@@ -166,17 +166,9 @@ def _notebooks() -> dict:
     }
 
 
-@pytest.fixture(scope="module", params=list(TARGETS))
-def target(request) -> str:
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def course(target, tmp_path_factory):
-    course = tmp_path_factory.mktemp(f"course-{target}")
-    output = calibrate(ASSIGNMENT, course, env=environment(target)).stdout
-    assert all(f"{check}: reference" in output for check in SPEED_CHECKS), output
-    return course
+    return calibrated_course(ASSIGNMENT, target, tmp_path_factory, SPEED_CHECKS)
 
 
 @pytest.fixture(scope="module")
