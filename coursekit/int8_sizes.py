@@ -27,9 +27,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from coursekit.blocking import ALIGN, BEYOND_OUTERMOST_CACHE, OUTER_LEVELS
+# The speed cell's calls, time budget and the share of it a prediction may take are the
+# blocking cell's: the same loop, timed under the same limit.
+from coursekit.blocking import (ALIGN, BEYOND_OUTERMOST_CACHE, BUDGET_SHARE, CELL_BUDGET_SECONDS, CELL_CALLS,
+                                OUTER_LEVELS)
 from coursekit.machine import MachineInfo, describe_machine
-from coursekit.speedcheck import ROUNDS
 
 # A batch of one: every design reads B once (see the module's docstring).
 ROWS = 1
@@ -39,19 +41,10 @@ ROWS = 1
 INPUT_BYTES_PER_ENTRY = 1 + 4
 MEMORY_LIMIT_BYTES = 4 * 2**30  # autograder.sandbox.Limits.memory_bytes (a test keeps them equal)
 MEMORY_SHARE = 0.25
-# Calls of each kernel in the speed cell: two measurements of coursekit.speedcheck's loop,
-# the student's visible one and the grader's, each a first (compiling, or in the grader
-# correctness) call, one loop-calibration call and ROUNDS interleaved rounds (as in
-# coursekit.blocking). A test checks it against the grader.
-CELL_CALLS = 2 * (1 + 1 + ROUNDS)
 # The slowest plausible stream from memory for one core of a grading machine (an old
 # laptop reads 4 GB/s or more; one core of the EPYC above, about 30 GB/s). Used only to
 # predict the time of the cell.
 SLOW_BYTES_PER_SECOND = 1e9
-# The speed cell's time budget (autograder.defaults.TEST_CELL_TIMEOUT, kept equal by a
-# test) and the share of it the predicted time may take.
-CELL_BUDGET_SECONDS = 300.0
-BUDGET_SHARE = 0.5
 
 
 class Int8SizeError(ValueError):
