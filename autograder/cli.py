@@ -80,12 +80,12 @@ def _calibrate(args) -> int:
 
 def _grade(args) -> int:
     """Exit 0 when every entry was graded cleanly, 1 when some have problems (each has its row)."""
-    from autograder import confinement, process_cap
+    from autograder import confinement, submission_cgroup
     from autograder.grading import ERROR_LOG
     from autograder.sandbox import Limits
 
     print(f"File isolation: {confinement.describe()}")
-    print(f"Process cap: {process_cap.describe(Limits().tasks)}")
+    print(f"Processes and CPU: {submission_cgroup.describe(Limits().tasks)}")
     cluster = None
     if args.workers is not None or args.scheduler is not None:
         from autograder.distributed import DaskGrading

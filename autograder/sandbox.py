@@ -29,7 +29,7 @@ import cloudpickle
 
 from autograder import confinement
 from autograder.defaults import CALL_TIMEOUT
-from autograder.process_cap import CgroupUnavailable, PidsCgroup, nproc_limit
+from autograder.submission_cgroup import CgroupUnavailable, SubmissionCgroup, nproc_limit
 from autograder.protocol import (Apply, Call, CellsRan, ErrorReport, GetAttr, GetValue, Handle, Put,
                                  ReportConfinement, RunCells, Value, decode_reply)
 from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
@@ -51,7 +51,7 @@ class Limits:
     cpu_seconds: int = 900
     # Wall-clock seconds for one request (running the cells, or one call).
     call_timeout: float = CALL_TIMEOUT
-    # Processes and threads at once (see `autograder.process_cap`). numba's CUDA simulator
+    # Processes and threads at once (see `autograder.submission_cgroup`). numba's CUDA simulator
     # runs a block as one thread per CUDA thread, up to 1024; numba's CPU threads and a
     # pool of workers add a few per core. All that fits; a fork bomb does not.
     tasks: int = 1024 + 64 + 16 * (os.cpu_count() or 1)
@@ -138,7 +138,7 @@ class _Suspended:
             pass
 
 
-def _set_limits(limits: Limits, cgroup: PidsCgroup | None, nproc: int | None) -> None:
+def _set_limits(limits: Limits, cgroup: SubmissionCgroup | None, nproc: int | None) -> None:
     """Runs in the child before exec: the limits bind the worker and all it starts."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
@@ -173,7 +173,7 @@ class StudentProcess:
         self.transcript: list[str] = []  # what the student's code printed during calls
         self._proc: subprocess.Popen | None = None
         self._workdir: Path | None = None
-        self._cgroup: PidsCgroup | None = None
+        self._cgroup: SubmissionCgroup | None = None
         # What the kernel enforces on the process: see `autograder.confinement`.
         self.confinement = "not started"
 
@@ -197,7 +197,7 @@ class StudentProcess:
         self._log = open(self._workdir / "process.log", "w+b")
         nproc = None
         try:
-            self._cgroup = PidsCgroup(self.limits.tasks)
+            self._cgroup = SubmissionCgroup(self.limits.tasks)
         except CgroupUnavailable:
             # Root ignores RLIMIT_NPROC, so only an ordinary user gets this fallback.
             nproc = nproc_limit(self.limits.tasks) if os.getuid() != 0 else None

@@ -1,4 +1,4 @@
-"""A cap on the processes and threads of one submission: a cgroup of its own.
+"""A cgroup per submission: a cap on its processes and one fair share of the CPU.
 
 Small grading VMs have a `pid_max` of 32768, so a fork bomb can leave the grader unable
 to start anything for the rest of the class. `RLIMIT_NPROC` does not help: it counts
@@ -6,9 +6,17 @@ every process of the grading user and does not apply to root at all. The pids
 controller of a cgroup counts only the submission's tree, and `cgroup.procs` lists every
 member, so processes that left the process group (`os.setsid`) are killed too.
 
-Creating a cgroup needs root (or a delegated cgroup v2 tree). Elsewhere `PidsCgroup`
-raises `CgroupUnavailable` with the reason, and an ordinary grading user falls back to
-`RLIMIT_NPROC` set above the tasks that user already runs (`nproc_limit`).
+The CPU is shared per task, not per submission, unless each submission has a group of
+its own in the cpu controller: a fork bomb's 1,120 spinning tasks then weigh as much as
+one, and the submission graded beside it on another Dask worker keeps its core (a
+500,000-line printer took 21 s beside the bomb without the group, 2.3 s with it). The
+group limits nothing while the machine is otherwise idle, so speed checks are unchanged.
+
+Creating a cgroup needs root (or a delegated cgroup v2 tree). Elsewhere
+`SubmissionCgroup` raises `CgroupUnavailable` with the reason, and an ordinary grading
+user falls back to `RLIMIT_NPROC` set above the tasks that user already runs
+(`nproc_limit`). A machine with the pids controller but no usable cpu controller gets
+the cap without the share, and `describe` says so.
 """
 
 from __future__ import annotations
@@ -25,36 +33,43 @@ _names = itertools.count()
 
 
 class CgroupUnavailable(OSError):
-    """No pids controller this process may use; the message says why."""
+    """No controller this process may use; the message says why."""
 
 
-def controller_root() -> Path:
-    """Where the pids controller is mounted (cgroup v1 `pids`, or the v2 hierarchy)."""
+def controller_root(controller: str) -> Path:
+    """Where `controller` ("pids" or "cpu") is mounted: its cgroup v1 tree or the v2 one."""
     v2 = None
     for line in MOUNTINFO.read_text().splitlines():
         fields = line.split()
         mount_point, fstype, options = fields[4], fields[-3], fields[-1]
-        if fstype == "cgroup" and "pids" in options.split(","):
+        if fstype == "cgroup" and controller in options.split(","):
             return Path(mount_point)
         if fstype == "cgroup2":
             v2 = Path(mount_point)
-    if v2 is not None and "pids" in (v2 / "cgroup.controllers").read_text().split():
+    if v2 is not None and controller in (v2 / "cgroup.controllers").read_text().split():
         return v2
-    raise CgroupUnavailable("no cgroup hierarchy with the pids controller is mounted")
+    raise CgroupUnavailable(f"no cgroup hierarchy with the {controller} controller is mounted")
 
 
-class PidsCgroup:
-    """A cgroup that holds one submission's process tree, at most `limit` tasks at once."""
+def _group_under(root: Path, controller: str, name: str) -> Path:
+    """Create `root/name`, enabling `controller` for children first where v2 needs it."""
+    subtree = root / "cgroup.subtree_control"
+    if subtree.exists() and controller not in subtree.read_text().split():
+        subtree.write_text(f"+{controller}")
+    _remove_stale(root)
+    path = root / name
+    path.mkdir(exist_ok=True)  # v2: the pids and cpu groups are one directory
+    return path
+
+
+class SubmissionCgroup:
+    """The groups that hold one submission's process tree: at most `limit` tasks at once,
+    and (where the cpu controller is usable) one share of the CPU."""
 
     def __init__(self, limit: int):
+        name = f"{PREFIX}{os.getpid()}-{next(_names)}"
         try:
-            root = controller_root()
-            subtree = root / "cgroup.subtree_control"  # cgroup v2: children need pids enabled
-            if subtree.exists() and "pids" not in subtree.read_text().split():
-                subtree.write_text("+pids")
-            _remove_stale(root)
-            self.path = root / f"{PREFIX}{os.getpid()}-{next(_names)}"
-            self.path.mkdir()
+            self.path = _group_under(controller_root("pids"), "pids", name)
         except OSError as exc:
             raise CgroupUnavailable(f"cannot create a pids cgroup ({exc})") from None
         self.limit = limit
@@ -63,10 +78,22 @@ class PidsCgroup:
         except CgroupUnavailable:
             self.path.rmdir()
             raise
+        # Why there is no CPU share, or None when there is one.
+        self.cpu_path: Path | None = None
+        self.no_cpu_share: str | None = None
+        try:
+            self.cpu_path = _group_under(controller_root("cpu"), "cpu", name)
+        except OSError as exc:
+            self.no_cpu_share = f"cannot create a cpu cgroup ({exc})"
+
+    @property
+    def paths(self) -> list[Path]:
+        return list(dict.fromkeys(p for p in (self.path, self.cpu_path) if p is not None))
 
     def join(self) -> None:
-        """Move the calling process into the cgroup (in the child, before exec)."""
-        _write(self.path / "cgroup.procs", str(os.getpid()))
+        """Move the calling process into the groups (in the child, before exec)."""
+        for path in self.paths:
+            _write(path / "cgroup.procs", str(os.getpid()))
 
     def members(self) -> list[int]:
         return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
@@ -85,32 +112,43 @@ class PidsCgroup:
             time.sleep(0.01)
 
     def remove(self) -> None:
-        """Kill what is left and delete the cgroup (members must be reaped first)."""
+        """Kill what is left and delete the groups (members must be reaped first)."""
         if not self.path.exists():
             return
         self.kill_all()
-        for _ in range(100):
-            try:
-                self.path.rmdir()
-                return
-            except OSError:  # killed processes not reaped yet by their parents or init
-                time.sleep(0.02)
+        for path in reversed(self.paths):
+            for _ in range(100):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # killed processes not reaped yet by their parents or init
+                    time.sleep(0.02)
 
 
-def cgroup_unavailable_reason() -> str | None:
-    """None where this process can create a pids cgroup; otherwise why not."""
+def unavailable_reason() -> str | None:
+    """None where this process may create a pids cgroup; otherwise why not (no side effects)."""
     try:
-        PidsCgroup(1).remove()
+        root = controller_root("pids")
     except (CgroupUnavailable, OSError) as exc:
-        return str(exc)
+        return f"cannot create a pids cgroup ({exc})"
+    if not os.access(root, os.W_OK):
+        return f"cannot create a pids cgroup ({root} is not writable by this user)"
     return None
 
 
 def describe(limit: int) -> str:
-    """One line for the instructor: how this machine caps a submission's processes."""
-    reason = cgroup_unavailable_reason()
+    """One line for the instructor: how this machine caps and shares a submission's CPU use."""
+    reason = unavailable_reason()
     if reason is None:
-        return f"a cgroup per submission, at most {limit} tasks"
+        try:
+            cpu_root = controller_root("cpu")
+            share = ("and an equal share of the CPU" if os.access(cpu_root, os.W_OK)
+                     else f"but NO CPU share ({cpu_root} is not writable)")
+        except (CgroupUnavailable, OSError) as exc:
+            share = f"but NO CPU share ({exc}): a fork bomb slows the submissions graded beside it"
+        return f"a cgroup per submission, at most {limit} tasks {share}"
     if os.getuid() != 0:
         return f"RLIMIT_NPROC, {limit} tasks above what the grading user runs ({reason})"
     return f"NOT AVAILABLE ({reason}): only the wall-clock limits stop a fork bomb"

@@ -30,9 +30,8 @@ from student_work import student_notebook, write_submission  # noqa: E402
 
 ASSIGNMENT = NOTEBOOK = "profiler"
 # Seconds per call: short, so a hanging submission costs seconds, not the default minutes,
-# yet four times what the slowest honest entry needs while a neighbouring worker runs a
-# fork bomb on the other core (at 5 s, the corpus's own limit, the 500,000-line printer
-# timed out beside one here, and its score differed from the serial run's).
+# yet four times what the slowest honest entry (the 500,000-line printer) needs on a loaded
+# machine. Beside the fork bomb it took 21 s until each submission got a cpu cgroup.
 CALL_TIMEOUT = 20.0
 # The course to plan for: students x assignments, on these numbers of workers.
 COURSE_SUBMISSIONS = 500 * 5

@@ -24,7 +24,7 @@ class Attack:
     reason: str  # words the feedback must contain
     full: tuple[str, ...] = field(default=())  # tests that must keep full marks
     # What stops the attack where nothing else would: the Landlock ABI it needs
-    # (`autograder.confinement`), a pids cgroup (`autograder.process_cap`). On machines
+    # (`autograder.confinement`), a pids cgroup (`autograder.submission_cgroup`). On machines
     # without them the attack is left out of the class and its test skipped.
     landlock_abi: int = 0
     needs_cgroup: bool = False

@@ -5,11 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from autograder import confinement, process_cap
+from autograder import confinement, submission_cgroup
 from autograder.sandbox import Limits, StudentProcess
 from course_cli import ROOT
 
@@ -107,7 +108,7 @@ def test_unavailable_landlock_leaves_a_reason(monkeypatch):
         confinement.apply({"read": [], "write": [], "devices": []})
 
 
-NO_CGROUP = process_cap.cgroup_unavailable_reason()
+NO_CGROUP = submission_cgroup.unavailable_reason()
 
 
 @pytest.mark.skipif(NO_CGROUP is not None, reason=f"no pids cgroup here: {NO_CGROUP}")
@@ -131,6 +132,44 @@ except OSError as exc:
     assert not any(_running(pid) for pid in escaped)
 
 
+NO_CPU_SHARE = NO_CGROUP or submission_cgroup.describe(1).partition("NO CPU share")[2] or None
+_BOMB = """
+import os
+if os.fork() == 0:
+    while True:
+        try:
+            if os.fork() == 0:
+                os.setsid()
+        except OSError:
+            pass
+"""
+_SPIN = """
+import time
+cpu, wall = time.process_time(), time.perf_counter()
+while time.perf_counter() - wall < 2:
+    pass
+share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+"""
+
+
+@pytest.mark.skipif(NO_CPU_SHARE is not None, reason=f"no cpu cgroup here: {NO_CPU_SHARE}")
+def test_a_fork_bomb_leaves_the_submission_beside_it_its_share_of_the_cpu():
+    """Two Dask workers grade two submissions at once: without a cpu group per submission
+    the bomb's spinning tasks took all but 1/300 of the CPU from its neighbour."""
+    limit = 300
+    with StudentProcess(Limits(call_timeout=30, tasks=limit)) as bomb, \
+            StudentProcess(Limits(call_timeout=30)) as neighbour:
+        assert error_of(bomb, _BOMB) is None
+        for _ in range(500):
+            if len(bomb._cgroup.members()) >= limit - 5:
+                break
+            time.sleep(0.01)
+        assert len(bomb._cgroup.members()) >= limit - 5, "the bomb never reached its cap"
+        assert error_of(neighbour, _SPIN) is None
+        share = neighbour.get("share")
+    assert share > 0.25, f"the neighbour ran {share:.1%} of the time beside the bomb"
+
+
 def _running(pid: int) -> bool:
     """True while `pid` exists and is not a zombie waiting to be reaped by init."""
     try:
@@ -140,23 +179,31 @@ def _running(pid: int) -> bool:
 
 
 def test_an_ordinary_users_limit_sits_above_what_it_already_runs():
-    assert process_cap.nproc_limit(10) >= len([p for p in os.listdir("/proc") if p.isdigit()]) + 10
+    assert submission_cgroup.nproc_limit(10) >= len([p for p in os.listdir("/proc") if p.isdigit()]) + 10
 
 
 @pytest.mark.skipif(NO_CGROUP is not None, reason=f"no pids cgroup here: {NO_CGROUP}")
 def test_cgroups_left_by_a_killed_grader_are_removed():
     dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # never a live process
-    stale = process_cap.controller_root() / f"{process_cap.PREFIX}{dead_pid}-0"
+    stale = submission_cgroup.controller_root("pids") / f"{submission_cgroup.PREFIX}{dead_pid}-0"
     stale.mkdir()
-    process_cap.PidsCgroup(4).remove()
+    submission_cgroup.SubmissionCgroup(4).remove()
     assert not stale.exists()
 
 
-def test_without_a_cgroup_the_grader_says_what_stops_a_fork_bomb(monkeypatch):
-    def no_pids_controller():
-        raise process_cap.CgroupUnavailable("no pids controller mounted")
+def test_describing_the_cap_creates_no_cgroup(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("describe() created a directory")
 
-    monkeypatch.setattr(process_cap, "controller_root", no_pids_controller)
-    assert process_cap.cgroup_unavailable_reason() == "cannot create a pids cgroup (no pids controller mounted)"
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert "tasks" in submission_cgroup.describe(100) or "NOT AVAILABLE" in submission_cgroup.describe(100)
+
+
+def test_without_a_cgroup_the_grader_says_what_stops_a_fork_bomb(monkeypatch):
+    def no_pids_controller(controller):
+        raise submission_cgroup.CgroupUnavailable("no pids controller mounted")
+
+    monkeypatch.setattr(submission_cgroup, "controller_root", no_pids_controller)
+    assert submission_cgroup.unavailable_reason() == "cannot create a pids cgroup (no pids controller mounted)"
     expected = "NOT AVAILABLE" if os.getuid() == 0 else "RLIMIT_NPROC, 100 tasks above"
-    assert process_cap.describe(100).startswith(expected)
+    assert submission_cgroup.describe(100).startswith(expected)

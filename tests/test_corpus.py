@@ -8,7 +8,7 @@ import uuid
 import psutil
 import pytest
 
-from autograder import confinement, process_cap
+from autograder import confinement, submission_cgroup
 from corpus import APPEND, CORPUS
 from student_work import grade_class, student_notebook
 
@@ -17,7 +17,7 @@ ASSIGNMENT = NOTEBOOK = "profiler"
 # Short limits keep the corpus quick; the defaults are minutes.
 CALL_TIMEOUT = "5"
 LANDLOCK_ABI = confinement.available_abi()
-NO_CGROUP = process_cap.cgroup_unavailable_reason()
+NO_CGROUP = submission_cgroup.unavailable_reason()
 # Every process this class's grading starts inherits this variable.
 RUN_MARKER, RUN_TOKEN = "KERNELS_CORPUS_RUN", uuid.uuid4().hex
 
