@@ -18,8 +18,21 @@ import pickle
 import sys
 import traceback
 
-from autograder.protocol import (Apply, Call, CellResult, CellsRan, ErrorReport, GetAttr, GetValue, Handle,
-                                 Put, ReportConfinement, RunCells, Value, encode_reply)
+from autograder.protocol import (
+    Apply,
+    Call,
+    CellResult,
+    CellsRan,
+    ErrorReport,
+    GetAttr,
+    GetValue,
+    Handle,
+    Put,
+    ReportConfinement,
+    RunCells,
+    Value,
+    encode_reply,
+)
 
 # Student output kept per request: the first and the last half of this many characters,
 # with a note of how much was dropped between them (a failing loop's last lines matter).

@@ -10,8 +10,8 @@ calibration from another machine unless told to.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from autograder.config import nbgrader_config
 from autograder.defaults import CALIBRATION_RUNS, CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT

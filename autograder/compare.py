@@ -114,7 +114,8 @@ def assert_matches(actual, expected, *, case: str, rtol=0.0, atol=0.0, dtype=Non
         detail = f"at {_at(index)}: expected {_shown(expected[index])}, got {_shown(actual[index])}"
         if rtol.any() or atol.any():
             magnitude = abs(complex(expected[index]))
-            allowed = np.broadcast_to(atol, expected.shape)[index] + np.broadcast_to(rtol, expected.shape)[index] * magnitude
+            allowed = (np.broadcast_to(atol, expected.shape)[index]
+                       + np.broadcast_to(rtol, expected.shape)[index] * magnitude)
             detail += f" (allowed difference {allowed:.3g})"
         details.append(detail)
     raise AssertionError(f"{case}: {len(wrong)} of {ok.size} elements differ, the first " + "; then ".join(details))

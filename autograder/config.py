@@ -8,12 +8,19 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 from traitlets.config import Config
 
 from autograder.defaults import CALL_TIMEOUT, TEST_CELL_TIMEOUT
 from autograder.preprocessors import ClearHiddenTestsFromTestCells, IsolatedExecute
+from autograder.reports import gradebook_url
 
 # The stub that replaces each solution in the student version.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -34,7 +41,7 @@ def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT,
     c.CourseDirectory.root = str(course_dir)
     c.CourseDirectory.source_directory = "source"
     c.CourseDirectory.release_directory = "release"
-    c.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    c.CourseDirectory.db_url = gradebook_url(course_dir)
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.GenerateAssignment.create_assignment = True
     # A student who deletes or edits a test cell gets it back, as the instructor wrote it.

@@ -27,8 +27,8 @@ import site
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from autograder.defaults import SOLUTIONS_DIR
 

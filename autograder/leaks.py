@@ -7,6 +7,7 @@ Used by the student release (which refuses to write a tree that leaks) and by th
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def secret_lines(solutions_dir: Path = SOLUTIONS_DIR) -> set[str]:
         for _, block in BLOCK.findall(text):
             lines = [line for line in map(_squash, block.splitlines()) if line]
             candidates = [line for line in lines if len(line) >= MIN_SINGLE_LINE_CHARS]
-            candidates += [f"{a} {b}" for a, b in zip(lines, lines[1:]) if len(a) + len(b) >= MIN_PAIR_CHARS]
+            candidates += [f"{a} {b}" for a, b in itertools.pairwise(lines) if len(a) + len(b) >= MIN_PAIR_CHARS]
             secrets.update(c for c in candidates if c not in public)
     return secrets
 

@@ -29,11 +29,22 @@ import cloudpickle
 
 from autograder import confinement
 from autograder.defaults import CALL_TIMEOUT
+from autograder.protocol import (
+    Apply,
+    Call,
+    CellsRan,
+    ErrorReport,
+    GetAttr,
+    GetValue,
+    Handle,
+    Put,
+    ReportConfinement,
+    RunCells,
+    Value,
+    decode_reply,
+)
 from autograder.submission_cgroup import CgroupUnavailable, SubmissionCgroup, nproc_limit
-from autograder.protocol import (Apply, Call, CellsRan, ErrorReport, GetAttr, GetValue, Handle, Put,
-                                 ReportConfinement, RunCells, Value, decode_reply)
-from autograder.wire import (ProtocolError, WorkerGone, WorkerTimeout, load_reply,
-                             read_frame, write_frame)
+from autograder.wire import ProtocolError, WorkerGone, WorkerTimeout, load_reply, read_frame, write_frame
 
 # How much of the worker's own stderr (faulthandler, numba fatal errors) a crash
 # report quotes: enough for the last traceback, not a flood.
@@ -76,7 +87,7 @@ class StudentError(Exception):
 class _ArgPickler(cloudpickle.Pickler):
     """Pickles request arguments, sending proxies as references to the remote objects."""
 
-    def __init__(self, file, process: "StudentProcess"):
+    def __init__(self, file, process: StudentProcess):
         super().__init__(file, protocol=5)
         self._process = process
 
@@ -94,7 +105,7 @@ class Remote:
 
     __slots__ = ("_process", "_ref", "_label")
 
-    def __init__(self, process: "StudentProcess", ref: tuple, label: str):
+    def __init__(self, process: StudentProcess, ref: tuple, label: str):
         object.__setattr__(self, "_process", process)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_label", label)
@@ -117,7 +128,7 @@ def ref_of(proxy: Remote) -> tuple:
     return object.__getattribute__(proxy, "_ref")
 
 
-def process_of(proxy: Remote) -> "StudentProcess":
+def process_of(proxy: Remote) -> StudentProcess:
     """The process that holds the object behind `proxy`."""
     return object.__getattribute__(proxy, "_process")
 
@@ -233,7 +244,7 @@ class StudentProcess:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
-    def __enter__(self) -> "StudentProcess":
+    def __enter__(self) -> StudentProcess:
         self.start()
         return self
 

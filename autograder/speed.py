@@ -21,16 +21,16 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from coursekit.machine import describe_machine
-from coursekit.speedcheck import ROUNDS, Speedup, credit_share, interleaved_ratios, loops_for, thresholds
 from autograder.compare import assert_matches, describe_case
 from autograder.sandbox import Remote, StudentProcess, process_of, ref_of
 from autograder.session import current
+from coursekit.machine import describe_machine
+from coursekit.speedcheck import ROUNDS, Speedup, credit_share, interleaved_ratios, loops_for, thresholds
 
 # The timing loop (MIN_REQUEST_SECONDS, ROUNDS, alternating order) and the credit rule
 # (FULL_CREDIT_EXPONENT, ZERO_CREDIT_EXPONENT, CREDIT_STEP) live in coursekit.speedcheck,
@@ -59,7 +59,7 @@ class Threshold:
     zero_credit: float
 
     @classmethod
-    def from_reference(cls, speedup: float) -> "Threshold":
+    def from_reference(cls, speedup: float) -> Threshold:
         if not speedup >= MIN_REFERENCE_SPEEDUP:
             raise CalibrationError(
                 f"the reference solution is only {speedup:.2f}x faster than its baseline here, "
@@ -90,7 +90,7 @@ class Calibration:
         Path(path).write_text(json.dumps(data, indent=1))
 
     @classmethod
-    def load(cls, path: Path) -> "Calibration":
+    def load(cls, path: Path) -> Calibration:
         data = json.loads(Path(path).read_text())
         if data.get("version") != CALIBRATION_VERSION:
             raise CalibrationError(f"{path} was written by another version of the grader; calibrate again")
@@ -98,7 +98,7 @@ class Calibration:
                    data.get("measurements", {}))
 
     @classmethod
-    def from_measurements(cls, measurements: dict[str, list[float]]) -> "Calibration":
+    def from_measurements(cls, measurements: dict[str, list[float]]) -> Calibration:
         """Thresholds from repeated runs of the reference solution: the median of each check."""
         checks = {}
         for check, values in measurements.items():

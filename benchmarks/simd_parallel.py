@@ -20,8 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from autograder.reference import load_reference
-from coursekit.bandwidth import (TRIAD_BYTES_PER_ELEMENT, TRIAD_SCALAR, triad_parallel,
-                                 triad_serial, usable_threads, with_numba_threads)
+from coursekit.bandwidth import (
+    TRIAD_BYTES_PER_ELEMENT,
+    TRIAD_SCALAR,
+    triad_parallel,
+    triad_serial,
+    usable_threads,
+    with_numba_threads,
+)
 from coursekit.timing import interleaved_samples, ratio
 from saving import save
 
@@ -68,7 +74,8 @@ def measure_prange_scaling(parallel) -> dict:
     }, ROUNDS)
     return {"cores": cores, "seconds": samples, "ratios": {
         "compute_bound_scaling": ratio(samples, "batch_activation, 1 thread", f"batch_activation, {cores} threads"),
-        "compute_bound_over_serial_kernel": ratio(samples, "batch_activation_serial", f"batch_activation, {cores} threads"),
+        "compute_bound_over_serial_kernel": ratio(samples, "batch_activation_serial",
+                                                  f"batch_activation, {cores} threads"),
         "bandwidth_bound_scaling": ratio(samples, "triad, 1 thread", f"triad, {cores} threads"),
     }}
 

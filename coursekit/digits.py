@@ -10,6 +10,8 @@ A layer is a pair `(W, b)` computing `x @ W + b`, followed by ReLU on every laye
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from sklearn.datasets import load_digits
 
@@ -45,7 +47,7 @@ def train_mlp(X_train, y_train, sizes=LAYER_SIZES, epochs=EPOCHS, batch=BATCH,
     """Softmax cross-entropy, minibatch SGD with momentum, He initialisation, float32."""
     generator = np.random.default_rng(seed)
     layers = [((generator.standard_normal((m, n)) * np.sqrt(2 / m)).astype(np.float32),
-               np.zeros(n, dtype=np.float32)) for m, n in zip(sizes, sizes[1:])]
+               np.zeros(n, dtype=np.float32)) for m, n in itertools.pairwise(sizes)]
     velocity = [[np.zeros_like(W), np.zeros_like(b)] for W, b in layers]
     for _ in range(epochs):
         shuffled = generator.permutation(len(X_train))
@@ -61,7 +63,7 @@ def train_mlp(X_train, y_train, sizes=LAYER_SIZES, epochs=EPOCHS, batch=BATCH,
                 steps = (seen[n].T @ grad, grad.sum(axis=0))
                 if n > 0:
                     grad = (grad @ W.T) * (seen[n] > 0)
-                for slot, (param, step) in enumerate(zip((W, b), steps)):
+                for slot, (param, step) in enumerate(zip((W, b), steps, strict=True)):
                     velocity[n][slot] = momentum * velocity[n][slot] - learning_rate * step
                     param += velocity[n][slot]
     return layers

@@ -29,8 +29,14 @@ from dataclasses import dataclass
 
 # The speed cell's calls, time budget and the share of it a prediction may take are the
 # blocking cell's: the same loop, timed under the same limit.
-from coursekit.blocking import (ALIGN, BEYOND_OUTERMOST_CACHE, BUDGET_SHARE, CELL_BUDGET_SECONDS, CELL_CALLS,
-                                OUTER_LEVELS)
+from coursekit.blocking import (
+    ALIGN,
+    BEYOND_OUTERMOST_CACHE,
+    BUDGET_SHARE,
+    CELL_BUDGET_SECONDS,
+    CELL_CALLS,
+    OUTER_LEVELS,
+)
 from coursekit.machine import MachineInfo, describe_machine
 
 # A batch of one: every design reads B once (see the module's docstring).

@@ -107,7 +107,8 @@ class Scaling:
 
     @property
     def efficiencies(self) -> tuple[float, ...]:
-        return tuple(parallel_efficiency(self.seconds[0], t, n) for n, t in zip(self.workers, self.seconds))
+        return tuple(parallel_efficiency(self.seconds[0], t, n)
+                     for n, t in zip(self.workers, self.seconds, strict=True))
 
 
 def best_times(*runs: Callable[[], object], rounds: int = DEFAULT_SCALING_ROUNDS) -> tuple[float, ...]:

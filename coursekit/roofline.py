@@ -79,7 +79,7 @@ def _float_dtype(dtype) -> np.dtype:
 
 # ---------------------------------------------------------------- the compute roof
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fma_kernels(chains: int, dtype_name: str):
     """A register-resident FMA kernel for `chains` independent chains of `dtype`, and its parallel twin.
 
@@ -192,7 +192,8 @@ class TheoreticalPeak:
 
     def describe(self) -> str:
         lanes = f"{self.lanes} {self.dtype} lanes ({self.vector_isa})" if self.lanes else "unknown vector width"
-        clock = f"{self.clock_ghz:.2f} GHz ({self.clock_source})" if self.clock_ghz else f"clock unknown ({self.clock_source})"
+        clock = (f"{self.clock_ghz:.2f} GHz ({self.clock_source})" if self.clock_ghz
+                 else f"clock unknown ({self.clock_source})")
         units = f"{self.fma_units} FMA unit(s)" if self.fma_units else "FMA units per core: not reported by the OS"
         return f"{lanes} x 2 FLOPs x {units} x {clock} x {self.cores} core(s)"
 
@@ -265,12 +266,14 @@ def level_holding(nbytes: int, machine: MachineInfo | None = None) -> str:
     return next((f"L{c.level}" for c in caches if nbytes <= c.size_bytes), "DRAM")
 
 
-def memory_roofs(machine: MachineInfo | None = None, repeats: int = 3, include_parallel_dram: bool = True) -> list[MemoryRoof]:
+def memory_roofs(machine: MachineInfo | None = None, repeats: int = 3,
+                 include_parallel_dram: bool = True) -> list[MemoryRoof]:
     """Bandwidth of every level: one core streaming a resident working set, and the triad on all cores for DRAM."""
     roofs = [MemoryRoof(name, size, read_bandwidth_gbs(size, repeats=repeats), "one core, streaming read")
              for name, size in level_working_sets(machine)]
     if include_parallel_dram:
-        roofs.append(MemoryRoof("DRAM, all cores", 0, triad_bandwidth(repeats=repeats), "STREAM triad, every usable core"))
+        roofs.append(MemoryRoof("DRAM, all cores", 0, triad_bandwidth(repeats=repeats),
+                                "STREAM triad, every usable core"))
     return roofs
 
 
@@ -384,7 +387,8 @@ def find_bend(sizes, times, min_change: float = MIN_BEND) -> Bend | None:
     for split in range(MIN_SEGMENT_POINTS - 1, lx.size - MIN_SEGMENT_POINTS + 1):
         left, right = slice(0, split + 1), slice(split, lx.size)
         fits = [np.polyfit(lx[s], ly[s], 1) for s in (left, right)]
-        residual = sum(float(np.sum((np.polyval(f, lx[s]) - ly[s]) ** 2)) for f, s in zip(fits, (left, right)))
+        residual = sum(float(np.sum((np.polyval(f, lx[s]) - ly[s]) ** 2))
+                       for f, s in zip(fits, (left, right), strict=True))
         if best is None or residual < best[0]:
             best = (residual, float(x[split]), float(fits[0][0]), float(fits[1][0]))
     if best is None or abs(best[3] - best[2]) < min_change:

@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # Each timing runs the kernel for at least this long, so the overhead around one timing
 # (a clock read here; a pipe round trip of about 0.1 ms in the grader) stays under 1%.
@@ -82,7 +82,7 @@ class Speedup:
     ratios: tuple[float, ...]
 
     @classmethod
-    def from_ratios(cls, ratios) -> "Speedup":
+    def from_ratios(cls, ratios) -> Speedup:
         median = statistics.median(ratios)
         return cls(median, (max(ratios) - min(ratios)) / median, tuple(ratios))
 

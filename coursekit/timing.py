@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def interleaved_samples(kernels: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
@@ -31,5 +31,5 @@ def interleaved_samples(kernels: dict[str, Callable[[], object]], rounds: int) -
 
 def ratio(samples: dict[str, list[float]], slow: str, fast: str) -> dict[str, float]:
     """How many times faster `fast` was than `slow`, round by round: median and range."""
-    ratios = [s / f for s, f in zip(samples[slow], samples[fast])]
+    ratios = [s / f for s, f in zip(samples[slow], samples[fast], strict=True)]
     return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
 from course_cli import BIN, ROOT
+from cpu_targets import TARGETS
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +36,9 @@ def built_site(tmp_path_factory) -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed:\n{log[-6000:]}"
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module", params=list(TARGETS))
+def target(request) -> str:
+    """A grading test module that asks for this fixture runs once per CPU target (cpu_targets.TARGETS)."""
+    return request.param

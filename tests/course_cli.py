@@ -14,5 +14,6 @@ def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subproce
     """Run the instructor CLI in a fresh process (with `env`, if given)."""
     result = subprocess.run([BIN / "autograder", *map(str, args)], capture_output=True, text=True, env=env)
     if check:
-        assert result.returncode == 0, f"autograder {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
+        command = " ".join(map(str, args))
+        assert result.returncode == 0, f"autograder {command} failed:\n{result.stdout}\n{result.stderr}"
     return result

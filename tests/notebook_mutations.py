@@ -14,8 +14,8 @@ import base64
 import copy
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import nbformat
 

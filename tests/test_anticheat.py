@@ -28,7 +28,8 @@ def test_blas_and_hidden_blas_are_found(source, found):
 
 
 @pytest.mark.parametrize("source", [
-    "def f(A, B):\n    rows, inner = A.shape\n    dot = 0.0\n    for k in range(inner):\n        dot += A[0, k] * B[k, 0]\n    return dot",
+    "def f(A, B):\n    rows, inner = A.shape\n    dot = 0.0\n    for k in range(inner):\n"
+    "        dot += A[0, k] * B[k, 0]\n    return dot",
     "def size(obj):\n    return getattr(obj, 'nbytes', 0) + len(getattr(obj, '__dict__', {}))",
     "import re\nPATTERN = re.compile('x')\ndef f(text):\n    return re.compile('y').match(text)",
     "import numpy as np\nA = np.ones((2, 2))\nprint(np.allclose(A @ A, 2))  # top-level checks are the student's own",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coursekit import cachesim, machine
-from coursekit.cachesim import (CacheConfig, matrix_bases, miss_mask, simulate,
-                                simulate_hierarchy)
+from coursekit import machine
+from coursekit.cachesim import CacheConfig, matrix_bases, miss_mask, simulate, simulate_hierarchy
 
 LINE = 64
 L1 = CacheConfig(size_bytes=32 * 1024, line_bytes=LINE, ways=8)

@@ -31,5 +31,5 @@ def test_training_learns_the_digits_and_is_reproducible():
     X_train, y_train, X_test, y_test = digits_split()
     first = train_mlp(X_train, y_train, sizes=(64, 32, 10), epochs=3)
     second = train_mlp(X_train, y_train, sizes=(64, 32, 10), epochs=3)
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, second))
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, second, strict=True))
     assert accuracy(mlp_forward(first, X_test)[-1], y_test) > 0.85  # chance is 0.1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from autograder.defaults import ASSIGNMENTS_DIR
-from course_cli import ROOT
 from autograder.leaks import find_leaks, secret_lines
+from course_cli import ROOT
 
 
 @pytest.fixture(scope="module")

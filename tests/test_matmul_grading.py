@@ -12,9 +12,16 @@ import json
 import pytest
 
 from course_cli import run_cli
-from cpu_targets import emits_zmm, environment, target  # noqa: F401 - target is a fixture
-from student_work import (appended, calibrated_course, grade_class, planted, released_notebook,
-                          student_notebook, write_submission)
+from cpu_targets import emits_zmm, environment
+from student_work import (
+    appended,
+    calibrated_course,
+    grade_class,
+    planted,
+    released_notebook,
+    student_notebook,
+    write_submission,
+)
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "matmul"
@@ -131,7 +138,7 @@ def test_grading_without_calibration_stops_with_a_reason(tmp_path, target):
     if target != "host":
         pytest.skip("the same on every target")
     result = run_cli("grade", ASSIGNMENT, tmp_path, "--course-dir", tmp_path / "c", check=False)
-    assert result.returncode == 2 and "autograder calibrate matmul" in result.stderr
+    assert result.returncode == 1 and "autograder calibrate matmul" in result.stderr
 
 
 def test_a_calibration_from_another_machine_is_refused_unless_forced(course, tmp_path, target):
@@ -146,6 +153,6 @@ def test_a_calibration_from_another_machine_is_refused_unless_forced(course, tmp
     # The stub: forcing the calibration is about the grading going ahead, not about timing.
     write_submission(subs, "stub", released_notebook(ASSIGNMENT), NOTEBOOK)
     refused = run_cli("grade", ASSIGNMENT, subs, "--course-dir", other, check=False)
-    assert refused.returncode == 2 and "another machine" in refused.stderr
+    assert refused.returncode == 1 and "another machine" in refused.stderr
     forced = run_cli("grade", ASSIGNMENT, subs, "--course-dir", other, "--force-calibration")
     assert "stub: " in forced.stdout

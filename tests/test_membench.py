@@ -13,8 +13,16 @@ import pytest
 
 from coursekit import membench
 from coursekit.machine import CacheLevel, describe_machine
-from coursekit.membench import (best_seconds, chase_chain, line_bytes_of, pointer_chase_ns, random_cycle,
-                                read_bandwidth_gbs, sweep_sizes, working_set_sizes)
+from coursekit.membench import (
+    best_seconds,
+    chase_chain,
+    line_bytes_of,
+    pointer_chase_ns,
+    random_cycle,
+    read_bandwidth_gbs,
+    sweep_sizes,
+    working_set_sizes,
+)
 
 KIB, MIB = 1024, 1024**2
 

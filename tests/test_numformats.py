@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from coursekit.numformats import (first_overflowing_k, int8_dot_paths, number_formats, round_to_bf16,
-                                  worst_products)
+from coursekit.numformats import first_overflowing_k, int8_dot_paths, number_formats, round_to_bf16, worst_products
 
 
 def test_format_table_matches_the_formats():

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from cpu_targets import environment, target  # noqa: F401 - target is a fixture
+from cpu_targets import environment
 from student_work import calibrated_course, grade_class, planted, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow

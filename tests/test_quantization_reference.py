@@ -148,7 +148,7 @@ def test_quantized_product_is_within_the_bound_set_by_the_scales(ref):
 def _per_channel(ref):
     """The reference's model with one weight scale per output column (the chapter's advice)."""
     qmodel = ref.quantize_model(ref.mlp, ref.X_train)
-    for layer, fp32 in zip(qmodel, ref.mlp):
+    for layer, fp32 in zip(qmodel, ref.mlp, strict=True):
         scales, _ = ref.choose_qparams(fp32["W"], symmetric=True, axis=1)
         layer["W_q"], layer["W_scale"] = ref.quantize(fp32["W"], scales, 0, axis=1), scales
     return qmodel

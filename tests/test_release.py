@@ -23,8 +23,8 @@ def test_solution_cells_become_stubs_and_tests_stay_locked(tmp_path):
     write_release(tmp_path, assignments=["profiler"])
     nb = nbformat.read(tmp_path / "profiler" / "profiler.ipynb", as_version=4)
     meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
-    solutions = [c for c, m in zip(nb.cells, meta) if m.get("solution")]
-    tests = [c for c, m in zip(nb.cells, meta) if m.get("grade") and not m.get("solution")]
+    solutions = [c for c, m in zip(nb.cells, meta, strict=True) if m.get("solution")]
+    tests = [c for c, m in zip(nb.cells, meta, strict=True) if m.get("grade") and not m.get("solution")]
     assert solutions and all(all(line in c.source for line in CODE_STUB.splitlines()) for c in solutions)
     assert tests and all(c.metadata["nbgrader"]["locked"] for c in tests)
     assert all("BEGIN HIDDEN TESTS" not in c.source for c in nb.cells)

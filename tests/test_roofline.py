@@ -8,10 +8,10 @@ import pytest
 from coursekit.machine import CacheLevel, MachineInfo
 from coursekit.roofline import (
     Bend,
-    best_times_by_size,
     KernelPoint,
-    fit_power_law,
+    best_times_by_size,
     find_bend,
+    fit_power_law,
     fma_chains_for,
     fma_recurrence,
     level_holding,

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from cpu_targets import emits_zmm, environment, target  # noqa: F401 - target is a fixture
+from cpu_targets import emits_zmm, environment
 from student_work import appended, calibrated_course, grade_class, released_notebook, student_notebook
 
 pytestmark = pytest.mark.slow
@@ -153,7 +153,9 @@ print(load_reference("simd").vector_width(loop, (numba.float32[::1], numba.float
 
 
 def _notebooks() -> dict:
-    edit = lambda **cells: student_notebook(ASSIGNMENT, NOTEBOOK, edits={k: appended(v) for k, v in cells.items()})
+    def edit(**cells):
+        return student_notebook(ASSIGNMENT, NOTEBOOK, edits={k: appended(v) for k, v in cells.items()})
+
     return {
         "full": student_notebook(ASSIGNMENT, NOTEBOOK),
         # Two plants per notebook where they touch different cells, to keep the grading short.

@@ -7,7 +7,6 @@ import os
 import sys
 
 import cloudpickle
-
 import numpy as np
 import pytest
 
@@ -166,7 +165,8 @@ def test_a_submission_cannot_slow_the_baseline_down(calibration):
     hog = KERNELS + (
         "\nimport multiprocessing\n"
         "def _spin():\n    while True:\n        pass\n"
-        f"_hogs = [multiprocessing.get_context('fork').Process(target=_spin, daemon=True) for _ in range({os.cpu_count() or 1})]\n"
+        "_hogs = [multiprocessing.get_context('fork').Process(target=_spin, daemon=True)\n"
+        f"         for _ in range({os.cpu_count() or 1})]\n"
         "for _h in _hogs:\n    _h.start()\n"
         )
     with StudentProcess(Limits(call_timeout=120)) as process:

@@ -11,8 +11,14 @@ import pytest
 from autograder import speed
 from autograder.defaults import SOLUTIONS_DIR
 from coursekit import speedcheck
-from coursekit.speedcheck import (credit_share, interleaved_ratios, loops_for, measure_speedup,
-                                  predicted_credit, thresholds)
+from coursekit.speedcheck import (
+    credit_share,
+    interleaved_ratios,
+    loops_for,
+    measure_speedup,
+    predicted_credit,
+    thresholds,
+)
 
 TIMED_ASSIGNMENTS = ("matmul", "quantization", "parallel", "simd")
 

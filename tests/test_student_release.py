@@ -13,7 +13,6 @@ from nbclient import NotebookClient
 
 from autograder.defaults import ASSIGNMENTS_DIR
 from autograder.student_release import INSTRUCTOR_PAGES, LeakError, build_tree, commit_to_branch
-from course_cli import ROOT
 from student_work import student_notebook
 
 
