@@ -7,7 +7,6 @@ import csv
 import pytest
 
 from autograder.grading import ERROR_LOG, ClassGrader
-from autograder.reports import export_csv
 from student_work import student_notebook, write_submission
 
 pytestmark = pytest.mark.slow
@@ -38,7 +37,7 @@ def graded(tmp_path_factory):
     grader.api.generate_feedback = generate_feedback
     results = {r.student_id: r for r in grader.grade_all(folder, progress=lambda line: None)}
     grades = course / "grades.csv"
-    export_csv(grader.course_dir, ASSIGNMENT, grades)
+    grader.export_csv(grades)
     with grades.open() as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     return course, results, rows
