@@ -1,4 +1,5 @@
-"""`autograder`: the instructor's command line (release, check-sync, student-release, calibrate, grade, export, feedback)."""
+"""`autograder`: the instructor's command line (release, check-sync, student-release, calibrate,
+grade, export, feedback)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from pathlib import Path
 
 from autograder.defaults import CALIBRATION_RUNS, CALL_TIMEOUT, DEFAULT_COURSE_DIR, TEST_CELL_TIMEOUT
 
+# What `--help` prints first (not the docstring: `python -OO` drops docstrings).
+DESCRIPTION = ("the instructor's command line (release, check-sync, student-release, calibrate, "
+               "grade, export, feedback)")
+# Exit statuses (argparse exits 2 for a usage error).
+OK, ERROR, GRADED_WITH_PROBLEMS = 0, 1, 3
+
 EXAMPLES = """\
 examples:
   autograder release                          regenerate assignments/ from solutions/
@@ -16,11 +23,14 @@ examples:
   autograder student-release ../student --branch student   the tree students clone
   autograder calibrate matmul                 measure speed thresholds on this machine
   autograder grade profiler submissions.zip   grade a class into grading/gradebook.db
-                                              (exit 1 if some entries have problems)
+                                              (exit 3 if some entries have problems)
   autograder grade simd subs/ --workers 2     the same on a local Dask cluster
   autograder grade simd subs/ --scheduler tcp://head:8786   on an existing Dask cluster
   autograder export profiler -o grades.csv    one row per student, one column per test
   autograder feedback profiler                list every student's feedback page
+
+exit status: 0 done; 1 an error stopped the command (the reason is printed); 2 a usage
+error; 3 (grade) the class was graded, but some entries have problems (each has its row).
 """
 
 
@@ -29,7 +39,7 @@ def _release(args) -> int:
 
     for path in write_release(assignments=args.assignment or None):
         print(f"wrote {path}")
-    return 0
+    return OK
 
 
 def _check_sync(args) -> int:
@@ -40,9 +50,9 @@ def _check_sync(args) -> int:
         print(diff)
         print("assignments/ is out of sync with solutions/: run `autograder release` and commit.",
               file=sys.stderr)
-        return 1
+        return ERROR
     print("assignments/ matches a fresh generation from solutions/.")
-    return 0
+    return OK
 
 
 def _student_release(args) -> int:
@@ -53,7 +63,7 @@ def _student_release(args) -> int:
     if args.branch:
         commit = commit_to_branch(args.out, args.branch)
         print(f"committed them as branch {args.branch} ({commit[:12]}): point Binder at it")
-    return 0
+    return OK
 
 
 def _grader(args):
@@ -75,11 +85,11 @@ def _calibrate(args) -> int:
               f"{threshold.full_credit:.2f}x, none at or below {threshold.zero_credit:.2f}x")
     print(f"wrote {calibration_path(args.course_dir)} for {calibration.machine['cpu_model']} "
           f"(fingerprint {calibration.fingerprint})")
-    return 0
+    return OK
 
 
 def _grade(args) -> int:
-    """Exit 0 when every entry was graded cleanly, 1 when some have problems (each has its row)."""
+    """OK when every entry was graded cleanly, GRADED_WITH_PROBLEMS when some have problems."""
     from autograder import confinement, submission_cgroup
     from autograder.grading import ERROR_LOG
     from autograder.sandbox import Limits
@@ -102,25 +112,28 @@ def _grade(args) -> int:
     if failures:
         print(f"The grader failed on {failures} submission(s); tracebacks in "
               f"{args.course_dir / ERROR_LOG}")
-    return 1 if problems else 0
+    return GRADED_WITH_PROBLEMS if problems else OK
 
 
 def _export(args) -> int:
-    rows = _grader(args).export_csv(args.output)
+    from autograder.reports import export_csv
+
+    rows = export_csv(args.course_dir, args.assignment, args.output)
     print(f"wrote {rows} rows to {args.output}")
-    return 0
+    return OK
 
 
 def _feedback(args) -> int:
-    grader = _grader(args)
-    pages = sorted((grader.course_dir / "feedback").glob(f"*/{args.assignment}/*.html"))
+    from autograder.reports import feedback_pages
+
+    pages = feedback_pages(args.course_dir, args.assignment)
     for page in pages:
         print(page)
     if not pages:
         print(f"no feedback yet: run `autograder grade {args.assignment} SUBMISSIONS` first",
               file=sys.stderr)
-        return 1
-    return 0
+        return ERROR
+    return OK
 
 
 def _positive_int(text: str) -> int:
@@ -141,7 +154,7 @@ def _add_limits(command) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="autograder", description=__doc__.split(":", 1)[1].strip(), epilog=EXAMPLES,
+        prog="autograder", description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -218,16 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*not in session.*")
     from autograder.grading import GradingError
     from autograder.release import ReleaseError
+    from autograder.reports import ReportError
     from autograder.speed import CalibrationError
     from autograder.student_release import LeakError
     from autograder.submissions import SubmissionsError
 
     try:
         return args.run(args)
-    except (CalibrationError, GradingError, LeakError, ReleaseError, SubmissionsError,
+    except (CalibrationError, GradingError, LeakError, ReleaseError, ReportError, SubmissionsError,
             FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ERROR
 
 
 if __name__ == "__main__":

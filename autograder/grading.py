@@ -12,21 +12,18 @@ reason (the traceback goes to `grader-errors.log`); the rest of the class is gra
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
-import json
 import shutil
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 from nbformat.v4 import new_markdown_cell
-from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
@@ -36,11 +33,17 @@ from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
 from autograder.normalise import normalise, read_submission
 from autograder.progress import ProgressLine
 from autograder.release import generate, source_notebooks
+from autograder.reports import (
+    KEYS_FILE,
+    PROBLEMS_FILE,
+    feedback_dir,
+    read_records,
+    student_score,
+    write_record,
+)
 from autograder.submissions import Submission, collect
 
-PROBLEMS_FILE = "problems.json"  # reasons for entries that could not be graded
 ERROR_LOG = "grader-errors.log"  # full tracebacks of failures while grading a submission
-KEYS_FILE = "grading-keys.json"  # what each recorded grade depends on: unchanged means skip
 WORKER_GRADED_DIR = "worker-graded"  # notebooks autograded on Dask workers, before recording
 
 
@@ -149,7 +152,7 @@ class ClassGrader:
 
     def result(self, student: str, problem: str | None, started: float, skipped: bool = False,
                grader_error: bool = False) -> GradeResult:
-        score, max_score = self._score(student)
+        score, max_score = student_score(self.course_dir, self.assignment, student)
         return GradeResult(student, score, max_score, problem, time.monotonic() - started,
                            skipped, grader_error)
 
@@ -280,66 +283,10 @@ class ClassGrader:
                                f"{result.get('log', '')}\n{result.get('error', '')}")
 
     def _records(self, file: str) -> dict:
-        """This assignment's entries of a JSON record in the course directory (student -> value)."""
-        path = self.course_dir / file
-        return json.loads(path.read_text()).get(self.assignment, {}) if path.exists() else {}
+        return read_records(self.course_dir, file, self.assignment)
 
     def _record(self, file: str, student: str, value: str | None) -> None:
-        path = self.course_dir / file
-        records = json.loads(path.read_text()) if path.exists() else {}
-        per_assignment = records.setdefault(self.assignment, {})
-        if value:
-            per_assignment[student] = value
-        else:
-            per_assignment.pop(student, None)
-        path.write_text(json.dumps(records, indent=1, sort_keys=True))
-
-    def _score(self, student: str) -> tuple[float, float]:
-        """The student's total, or zero of the assignment's maximum when nothing was recorded."""
-        with Gradebook(self.config.CourseDirectory.db_url) as gradebook:
-            try:
-                submission = gradebook.find_submission(self.assignment, student)
-            except MissingEntry:
-                try:
-                    return 0.0, gradebook.find_assignment(self.assignment).max_score
-                except MissingEntry:
-                    return 0.0, 0.0
-            return submission.score, submission.max_score
-
-    # -- reports ---------------------------------------------------------------------
-
-    def export_csv(self, path: Path) -> int:
-        """One row per student: total, each test cell, and any problem; returns rows.
-
-        A student whose grading failed so early that nbgrader recorded nothing still has a
-        row: zero, with the reason."""
-        if not (self.course_dir / "gradebook.db").exists():
-            raise GradingError(f"nothing graded yet in {self.course_dir} (no gradebook.db)")
-        problems = self._records(PROBLEMS_FILE)
-        with Gradebook(self.config.CourseDirectory.db_url) as gradebook:
-            try:
-                assignment = gradebook.find_assignment(self.assignment)
-            except MissingEntry:
-                raise GradingError(f"nothing graded yet for {self.assignment!r} in {self.course_dir}")
-            cells = [cell.name for notebook in assignment.notebooks for cell in notebook.grade_cells
-                     if cell.cell_type == "code"]
-            rows = []
-            for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
-                grades = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
-                rows.append([submission.student.id, submission.score, submission.max_score]
-                            + [grades.get(cell) for cell in cells]
-                            + [problems.get(submission.student.id, "")])
-            recorded = {row[0] for row in rows}
-            rows += [[student, 0.0, assignment.max_score] + [0.0] * len(cells) + [problem]
-                     for student, problem in problems.items() if student not in recorded]
-            rows.sort(key=lambda row: row[0])
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["student_id", "score", "max_score", *cells, "problem"])
-            writer.writerows(rows)
-        return len(rows)
+        write_record(self.course_dir, file, self.assignment, student, value)
 
     def feedback_dir(self, student: str) -> Path:
-        return self.course_dir / "feedback" / student / self.assignment
+        return feedback_dir(self.course_dir, self.assignment, student)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cli import GRADED_WITH_PROBLEMS, OK
 from autograder.defaults import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.release import read_source
 from course_cli import run_cli
@@ -88,11 +89,12 @@ def grade_class(assignment: str, notebooks: dict, folder: Path, course: Path, *o
     for student, nb in notebooks.items():
         write_submission(folder, student, nb, assignment)
     graded = run_cli("grade", assignment, folder, "--course-dir", course, *options, check=False, env=env)
-    assert graded.returncode in (0, 1), f"grading stopped:\n{graded.stdout}\n{graded.stderr}"
+    assert graded.returncode in (OK, GRADED_WITH_PROBLEMS), f"grading stopped:\n{graded.stdout}\n{graded.stderr}"
     grades = course / "grades.csv"
     run_cli("export", assignment, "--course-dir", course, "-o", grades, env=env)
     with grades.open() as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    # Exit 1 says that some entries have problems, and only then.
-    assert graded.returncode == int(any(row["problem"] for row in rows.values())), graded.stdout
+    # The exit status says that some entries have problems, and only then.
+    with_problems = any(row["problem"] for row in rows.values())
+    assert graded.returncode == (GRADED_WITH_PROBLEMS if with_problems else OK), graded.stdout
     return graded.stdout, rows

@@ -14,7 +14,8 @@ from distributed import KilledWorker
 from autograder import confinement
 from autograder.defaults import SOLUTIONS_DIR
 from autograder.distributed import DaskGrading, GradingUnit
-from autograder.grading import ERROR_LOG, KEYS_FILE, ClassGrader
+from autograder.grading import ERROR_LOG, ClassGrader
+from autograder.reports import KEYS_FILE, export_csv
 from corpus import APPEND
 from course_cli import BIN, run_cli
 from student_work import grade_class, planted, released_notebook, student_notebook, write_submission
@@ -82,7 +83,7 @@ def test_a_worker_that_dies_costs_that_student_a_reason_not_a_row(tmp_path):
     assert result.score == 0 and result.grader_error
     assert "grading on a Dask worker" in result.problem
     assert "KilledWorker" in (tmp_path / "course" / ERROR_LOG).read_text()
-    grader.export_csv(tmp_path / "grades.csv")
+    export_csv(tmp_path / "course", ASSIGNMENT, tmp_path / "grades.csv")
     assert "victim,0.0" in (tmp_path / "grades.csv").read_text()
 
 

@@ -7,6 +7,7 @@ import csv
 import pytest
 
 from autograder.grading import ERROR_LOG, ClassGrader
+from autograder.reports import export_csv
 from student_work import student_notebook, write_submission
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def graded(tmp_path_factory):
     grader.api.generate_feedback = generate_feedback
     results = {r.student_id: r for r in grader.grade_all(folder, progress=lambda line: None)}
     grades = course / "grades.csv"
-    grader.export_csv(grades)
+    export_csv(grader.course_dir, ASSIGNMENT, grades)
     with grades.open() as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     return course, results, rows

@@ -1,0 +1,100 @@
+"""What grading leaves in a course directory, read without a grader: the gradebook's
+scores, each entry's problem and skip key, and the feedback pages.
+
+`autograder export` and `autograder feedback` use only this module, so they work on a
+copy of the course directory with no `solutions/` and no calibration beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+PROBLEMS_FILE = "problems.json"  # reasons for entries that could not be graded
+KEYS_FILE = "grading-keys.json"  # what each recorded grade depends on: unchanged means skip
+
+
+class ReportError(Exception):
+    """Nothing to report: the course directory holds no grades for the assignment."""
+
+
+def gradebook_url(course_dir: Path) -> str:
+    return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def read_records(course_dir: Path, file: str, assignment: str) -> dict:
+    """`assignment`'s entries of a JSON record in the course directory (student -> value)."""
+    path = Path(course_dir) / file
+    return json.loads(path.read_text()).get(assignment, {}) if path.exists() else {}
+
+
+def write_record(course_dir: Path, file: str, assignment: str, student: str, value: str | None) -> None:
+    """Set (or, for a falsy value, remove) one student's entry of a JSON record."""
+    path = Path(course_dir) / file
+    records = json.loads(path.read_text()) if path.exists() else {}
+    per_assignment = records.setdefault(assignment, {})
+    if value:
+        per_assignment[student] = value
+    else:
+        per_assignment.pop(student, None)
+    path.write_text(json.dumps(records, indent=1, sort_keys=True))
+
+
+def student_score(course_dir: Path, assignment: str, student: str) -> tuple[float, float]:
+    """The student's total, or zero of the assignment's maximum when nothing was recorded."""
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            try:
+                return 0.0, gradebook.find_assignment(assignment).max_score
+            except MissingEntry:
+                return 0.0, 0.0
+        return submission.score, submission.max_score
+
+
+def export_csv(course_dir: Path, assignment: str, path: Path) -> int:
+    """One row per student: total, each test cell, and any problem; returns rows.
+
+    A student whose grading failed so early that nbgrader recorded nothing still has a
+    row: zero, with the reason."""
+    course_dir = Path(course_dir).resolve()
+    if not (course_dir / "gradebook.db").exists():
+        raise ReportError(f"nothing graded yet in {course_dir} (no gradebook.db)")
+    problems = read_records(course_dir, PROBLEMS_FILE, assignment)
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
+        try:
+            graded = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            raise ReportError(f"nothing graded yet for {assignment!r} in {course_dir}") from None
+        cells = [cell.name for notebook in graded.notebooks for cell in notebook.grade_cells
+                 if cell.cell_type == "code"]
+        rows = []
+        for submission in sorted(graded.submissions, key=lambda s: s.student.id):
+            grades = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+            rows.append([submission.student.id, submission.score, submission.max_score]
+                        + [grades.get(cell) for cell in cells]
+                        + [problems.get(submission.student.id, "")])
+        recorded = {row[0] for row in rows}
+        rows += [[student, 0.0, graded.max_score] + [0.0] * len(cells) + [problem]
+                 for student, problem in problems.items() if student not in recorded]
+        rows.sort(key=lambda row: row[0])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "score", "max_score", *cells, "problem"])
+        writer.writerows(rows)
+    return len(rows)
+
+
+def feedback_dir(course_dir: Path, assignment: str, student: str) -> Path:
+    return Path(course_dir).resolve() / "feedback" / student / assignment
+
+
+def feedback_pages(course_dir: Path, assignment: str) -> list[Path]:
+    """Every student's feedback pages for `assignment`, sorted by student."""
+    return sorted((Path(course_dir).resolve() / "feedback").glob(f"*/{assignment}/*.html"))
