@@ -117,17 +117,19 @@ def _make_shell():
     config = Config()
     config.HistoryManager.enabled = False  # no sqlite file, no background thread
     shell = InteractiveShell.instance(config=config, colors="NoColor")
-    shell.showtraceback = lambda *args, **kwargs: None  # errors are reported structurally
+    # Both replace methods on this one shell on purpose (mypy's method-assign), and _tee's
+    # stand-in gives nullcontext where IPython's own is a generator-based context manager.
+    shell.showtraceback = lambda *args, **kwargs: None  # type: ignore[method-assign]  # errors are reported structurally
     # IPython copies every write into its output history (kept even with history off):
     # ten times the cost of the print itself, and unbounded memory. The worker captures.
-    shell._tee = lambda channel: contextlib.nullcontext()
+    shell._tee = lambda channel: contextlib.nullcontext()  # type: ignore[method-assign, assignment, return-value]
     return shell
 
 
 def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
     from autograder.wire import WorkerGone, is_plain, read_frame, write_frame
 
-    dumps, loads, Unpickler = pickle.dumps, pickle.loads, pickle.Unpickler
+    dumps, loads = pickle.dumps, pickle.loads
     shell = _make_shell()
     namespace = shell.user_ns
     handles: dict[int, object] = {}
@@ -141,7 +143,7 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
             raise NameError(f"name {key!r} is not defined by the submission")
         return namespace[key]
 
-    class ArgUnpickler(Unpickler):
+    class ArgUnpickler(pickle.Unpickler):  # made here, before any submission code runs
         def persistent_load(self, pid):
             return resolve(pid)
 

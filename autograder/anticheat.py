@@ -52,7 +52,7 @@ def _scan(node: ast.AST) -> list[str]:
     return found
 
 
-def _imports_blas(node: ast.AST) -> bool:
+def _imports_blas(node: ast.Import | ast.ImportFrom) -> bool:
     """An import of a BLAS module or function, or of everything numpy or scipy holds."""
     module = getattr(node, "module", None) or ""
     if any(alias.name == "*" for alias in node.names) and module.split(".")[0] in ("numpy", "scipy"):
@@ -95,16 +95,18 @@ def assert_no_blas(source: str) -> None:
                       "Found in your code: " + "; ".join(uses))
 
 
-def _reachable_functions(tree: ast.AST, entry_points: tuple[str, ...]) -> dict[str, ast.AST]:
+def _reachable_functions(tree: ast.AST, entry_points: tuple[str, ...]) -> dict[str, ast.FunctionDef | ast.Assign]:
     """The submission's functions that `entry_points` can call, directly or through others.
 
     A function compiled by assignment (`kernel = numba.njit(loop)`) counts as its call.
     """
-    defined = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    defined: dict[str, ast.FunctionDef | ast.Assign] = {
+        node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _numba_compiled(node):
             defined.update({target.id: node for target in node.targets if isinstance(target, ast.Name)})
-    found, todo = {}, list(entry_points)
+    found: dict[str, ast.FunctionDef | ast.Assign] = {}
+    todo = list(entry_points)
     while todo:
         name = todo.pop()
         if name in found or name not in defined:
@@ -114,10 +116,11 @@ def _reachable_functions(tree: ast.AST, entry_points: tuple[str, ...]) -> dict[s
     return found
 
 
-def _numba_compiled(node: ast.AST) -> bool:
+def _numba_compiled(node: ast.FunctionDef | ast.Assign) -> bool:
     if isinstance(node, ast.FunctionDef):
         return any("jit" in ast.unparse(d) or "vectorize" in ast.unparse(d) for d in node.decorator_list)
-    return "jit" in ast.unparse(node.value.func)  # kernel = numba.njit(loop), or numba.njit(...)(loop)
+    # kernel = numba.njit(loop), or numba.njit(...)(loop)
+    return isinstance(node.value, ast.Call) and "jit" in ast.unparse(node.value.func)
 
 
 def hand_written_problems(source: str, entry_points: tuple[str, ...], shortcuts: set[str]) -> list[str]:

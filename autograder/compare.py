@@ -70,6 +70,7 @@ def _at(index: tuple) -> str:
 
 def _within(actual: np.ndarray, expected: np.ndarray, rtol, atol) -> np.ndarray:
     """Elementwise: equal, both NaN, or |actual - expected| <= atol + rtol * |expected|."""
+    work: type[np.generic]
     if actual.dtype.kind in "biu" and expected.dtype.kind in "biu":
         work = np.int64 if np.all(rtol == 0) and np.all(atol == 0) else np.float64
     elif np.iscomplexobj(actual) or np.iscomplexobj(expected):

@@ -89,9 +89,10 @@ def landlock_abi() -> int:
     try:
         return _syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
     except OSError as exc:
-        why = {errno.ENOSYS: "the kernel has no Landlock (needs Linux 5.13+ built with "
-                             "CONFIG_SECURITY_LANDLOCK, and no seccomp filter blocking it)",
-               errno.EOPNOTSUPP: "Landlock is disabled at boot (add landlock to the lsm= list)"}
+        why: dict[int | None, str] = {
+            errno.ENOSYS: "the kernel has no Landlock (needs Linux 5.13+ built with "
+                          "CONFIG_SECURITY_LANDLOCK, and no seccomp filter blocking it)",
+            errno.EOPNOTSUPP: "Landlock is disabled at boot (add landlock to the lsm= list)"}
         raise ConfinementUnavailable(exc.errno, why.get(exc.errno, str(exc))) from None
 
 

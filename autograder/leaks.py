@@ -35,7 +35,7 @@ def secret_lines(solutions_dir: Path = SOLUTIONS_DIR) -> set[str]:
     Text that the public part of the same notebook also shows (a visible test's
     `with pytest.raises(TypeError):`) is not a secret.
     """
-    secrets = set()
+    secrets: set[str] = set()
     for source in solutions_dir.rglob("*.md"):
         text = source.read_text()
         public = _squash(BLOCK.sub("", text))

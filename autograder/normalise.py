@@ -171,7 +171,7 @@ def normalise(submitted: nbformat.NotebookNode, released: nbformat.NotebookNode)
     for cell in nb.cells:
         grade_id = _grade_id(cell)
         match = released_cells.get(grade_id)
-        if match is not None and grade_id not in placed and cell.cell_type == match.cell_type:
+        if grade_id is not None and match is not None and grade_id not in placed and cell.cell_type == match.cell_type:
             placed.add(grade_id)
             cells.append(_restore(cell, match, notes))
         else:

@@ -94,7 +94,7 @@ def sync_diff(assignments_dir: Path = ASSIGNMENTS_DIR, solutions_dir: Path = SOL
         write_release(fresh, solutions_dir)
         committed = {p.relative_to(assignments_dir) for p in assignments_dir.rglob("*") if p.is_file()}
         expected = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
-        chunks = []
+        chunks: list[str] = []
         for rel in sorted(committed | expected):
             old = (assignments_dir / rel).read_text().splitlines(keepends=True) if rel in committed else []
             new = (fresh / rel).read_text().splitlines(keepends=True) if rel in expected else []

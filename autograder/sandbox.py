@@ -164,6 +164,7 @@ def _raise_remote_error(report: ErrorReport):
     """Re-raise a student's exception as its nearest builtin type, so tests can expect it."""
     kind = getattr(builtins, report.builtin_base, None)
     qualified = f"{report.module}.{report.name}"
+    error: Exception
     if report.name == "SystemExit":
         error = StudentError(f"the submission called sys.exit({report.message})")
     elif isinstance(kind, type) and issubclass(kind, Exception) and kind is not Exception:
@@ -227,6 +228,12 @@ class StudentProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def _started(self) -> subprocess.Popen:
+        """The worker's process, for the methods that only run between start() and close()."""
+        assert self._proc is not None, "the submission's process was never started"
+        return self._proc
+
     def close(self) -> None:
         if self._proc is not None:
             self._kill()
@@ -253,12 +260,12 @@ class StudentProcess:
 
     def _kill(self) -> None:
         try:
-            os.killpg(self._proc.pid, signal.SIGKILL)  # the whole group: children too
+            os.killpg(self._started.pid, signal.SIGKILL)  # the whole group: children too
         except (ProcessLookupError, PermissionError):
             pass
         if self._cgroup is not None:  # and those that left the group with setsid
             self._cgroup.kill_all()
-        self._proc.wait()
+        self._started.wait()
 
     # -- requests ---------------------------------------------------------------
 
@@ -279,7 +286,7 @@ class StudentProcess:
 
     def suspended(self):
         """A context in which the process and its children cannot run (SIGSTOP/SIGCONT)."""
-        return _Suspended(self._proc.pid)
+        return _Suspended(self._started.pid)
 
     def put(self, obj) -> Remote:
         """Send an object to the student's process and return a proxy for it there."""
@@ -302,7 +309,7 @@ class StudentProcess:
                 f"the submission did not finish within {timeout:.0f} s "
                 f"(or the time left for this check); its process was stopped") from None
         except WorkerGone:
-            self._proc.wait()
+            self._started.wait()
             raise StudentCrash("the submission's process ended" + self._exit_reason()) from None
         except (ProtocolError, ValueError, TypeError) as exc:  # not a reply record either
             self._kill()

@@ -90,7 +90,7 @@ class Calibration:
         Path(path).write_text(json.dumps(data, indent=1))
 
     @classmethod
-    def load(cls, path: Path) -> Calibration:
+    def load(cls, path: str | Path) -> Calibration:
         data = json.loads(Path(path).read_text())
         if data.get("version") != CALIBRATION_VERSION:
             raise CalibrationError(f"{path} was written by another version of the grader; calibrate again")
@@ -210,7 +210,7 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
                                    f"on this grading machine first")
         threshold = context.calibration.checks[check_id]
     seed = context.seed if context is not None else 0
-    reference = context.reference_process() if student is not None else None
+    reference = context.reference_process() if student is not None and context is not None else None
     baseline_side = _Side(baseline, make_inputs, seed, reference)
     candidate_side = _Side(candidate, make_inputs, seed, student)
 

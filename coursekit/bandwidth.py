@@ -40,7 +40,7 @@ def _require_positive_int(name: str, value) -> None:
 def _require_positive_finite(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
+    if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be positive and finite, got {value}")
     return float(value)
 
@@ -51,7 +51,9 @@ def usable_threads() -> int:
     numba starts one thread per CPU of the machine, but a container or `taskset` may
     allow fewer; more threads than usable CPUs would only take turns.
     """
-    return max(1, min(describe_machine().usable_cpus, numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets its options from the environment at import: no attribute mypy can see.
+    numba_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    return max(1, min(describe_machine().usable_cpus, numba_threads))
 
 
 def _best_seconds(run: Callable[[], object], repeats: int) -> float:

@@ -108,8 +108,9 @@ def blocking_sizes(machine: MachineInfo | None = None, budget_seconds: float = C
     l2_bytes = machine.cache_bytes(2)
     if not l2_bytes:
         raise BlockingSizeError("the OS reports no L2 cache here, so no size can be said to lie beyond it")
-    level = max(lvl for lvl in OUTER_LEVELS if machine.cache_bytes(lvl))
-    outermost = machine.cache_bytes(level)
+    reported = {lvl: size for lvl in OUTER_LEVELS if (size := machine.cache_bytes(lvl))}
+    level = max(reported)
+    outermost = reported[level]
     side = _round_up(math.sqrt(BEYOND_OUTERMOST_CACHE * outermost / B_ITEMSIZE), ALIGN)
     rows = ROWS
     while True:

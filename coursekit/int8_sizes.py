@@ -105,8 +105,9 @@ def int8_speed_sizes(machine: MachineInfo | None = None, budget_seconds: float =
     machine = machine or describe_machine()
     if not machine.cache_bytes(2):
         raise Int8SizeError("the OS reports no L2 cache here, so no size can be said to lie beyond the caches")
-    level = max(lvl for lvl in OUTER_LEVELS if machine.cache_bytes(lvl))
-    outermost = machine.cache_bytes(level)
+    reported = {lvl: size for lvl in OUTER_LEVELS if (size := machine.cache_bytes(lvl))}
+    level = max(reported)
+    outermost = reported[level]
     side = ALIGN * math.ceil(math.sqrt(BEYOND_OUTERMOST_CACHE * outermost) / ALIGN)
     sizes = Int8Sizes(ROWS, side, side, level, outermost)
     if sizes.input_bytes > MEMORY_SHARE * memory_limit_bytes:

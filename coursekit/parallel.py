@@ -36,7 +36,8 @@ CUDASIM_VARIABLE = "NUMBA_ENABLE_CUDASIM"
 
 
 def _require_fraction(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+    # Written with < and <= on the Real (the operators numbers.Real declares); NaN fails too.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0.0 or not value <= 1.0:
         raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
     return float(value)
 

@@ -20,7 +20,7 @@ def interleaved_samples(kernels: dict[str, Callable[[], object]], rounds: int) -
     for kernel in kernels.values():  # compile and warm up, untimed
         kernel()
     clock = time.perf_counter
-    samples = {name: [] for name in kernels}
+    samples: dict[str, list[float]] = {name: [] for name in kernels}
     for round_number in range(rounds):
         for name in list(kernels) if round_number % 2 == 0 else list(reversed(kernels)):
             start = clock()

@@ -55,7 +55,11 @@ def grader_setup_cells(nb) -> list:
 def run_source(source: str, namespace: dict):
     """Execute a cell's source like a notebook does; return the last expression's value."""
     tree = ast.parse(python_source(source), TEST_CELL_FILENAME)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+    else:
+        last = None
     exec(compile(tree, TEST_CELL_FILENAME, "exec"), namespace)
     if last is not None:
         return eval(compile(ast.Expression(last.value), TEST_CELL_FILENAME, "eval"), namespace)
@@ -132,6 +136,7 @@ class IsolatedExecute(Execute):
                 if startup_failure is not None:
                     self._record(cell, "", startup_failure, None)
                 else:
+                    assert process is not None  # started above, or alive from the previous test
                     session.student = process
                     self._run_test_cell(cell, namespace, process)
         finally:
