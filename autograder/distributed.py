@@ -27,10 +27,14 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.calibrate import CALIBRATION_FILE, calibrate, calibration_path, speed_check_ids
 from autograder.submissions import Submission
 from coursekit.machine import describe_machine
+
+if TYPE_CHECKING:  # for annotations only; the functions import it where they run
+    from autograder.grading import ClassGrader
 
 # Calibrations of other machines, one file per fingerprint, beside this machine's.
 CALIBRATIONS_DIR = "calibrations"
@@ -115,7 +119,7 @@ class _PreparedCourse:
     assignment version, since generating it costs about as much as grading one notebook."""
 
     folder: tempfile.TemporaryDirectory
-    grader: object  # autograder.grading.ClassGrader
+    grader: ClassGrader
     measured: tuple[str, bytes] | None  # a calibration this worker measured, not yet handed back
 
 
