@@ -184,7 +184,8 @@ def _machine_with(*caches):
 
     from coursekit.machine import CacheLevel
 
-    return replace(describe_machine(), caches=tuple(CacheLevel(level, kind, size, 64, 8) for level, kind, size in caches))
+    levels = tuple(CacheLevel(level, kind, size, 64, 8) for level, kind, size in caches)
+    return replace(describe_machine(), caches=levels)
 
 
 @pytest.mark.parametrize("caches, cache_bytes", [
