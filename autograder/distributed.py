@@ -206,19 +206,17 @@ class DaskGrading:
         sources = {p.name: p.read_bytes() for p in sorted((grader.solutions_dir / grader.assignment).iterdir())
                    if p.is_file()}
         for submission in submissions:
-            started = time.monotonic()
-            key, problem = grader.stage(submission)
-            if not force and grader.up_to_date(submission.student_id, key):
-                results[submission.student_id] = tracker.finished(
-                    grader.result(submission.student_id, problem, started, skipped=True))
+            staged = grader.stage_unless_recorded(submission, force)
+            if staged.kept is not None:
+                results[submission.student_id] = tracker.finished(staged.kept)
                 continue
-            staged = grader.submitted_dir(submission.student_id)
+            folder = grader.submitted_dir(submission.student_id)
             unit = GradingUnit(grader.assignment, submission.student_id,
-                               {p.stem: p.read_bytes() for p in sorted(staged.glob("*.ipynb"))},
-                               problem, sources, _calibrations(grader.course_dir),
+                               {p.stem: p.read_bytes() for p in sorted(folder.glob("*.ipynb"))},
+                               staged.problem, sources, _calibrations(grader.course_dir),
                                int(grader.config.Execute.timeout),
                                float(grader.config.IsolatedExecute.call_timeout))
-            pending[submission.student_id] = (unit, key, started)
+            pending[submission.student_id] = (unit, staged.key, staged.started)
         if pending:
             client, cluster = self._client()
             try:

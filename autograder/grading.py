@@ -12,6 +12,7 @@ reason (the traceback goes to `grader-errors.log`); the rest of the class is gra
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import shutil
@@ -58,6 +59,16 @@ class GradeResult:
     grader_error: bool = False  # the failure is logged in ERROR_LOG
 
 
+@dataclass(frozen=True)
+class Staged:
+    """An entry put where nbgrader expects it, with what its grade depends on."""
+
+    key: str  # the notebooks, hidden tests, calibration and limits, hashed
+    problem: str | None
+    started: float  # time.monotonic() when staging began
+    kept: GradeResult | None  # the recorded result, when the entry is unchanged since
+
+
 class GradingError(Exception):
     """Grading cannot go on: nothing graded yet, or nbgrader failed on one submission."""
 
@@ -75,6 +86,7 @@ class ClassGrader:
         self.force_calibration = force_calibration
         self.config = nbgrader_config(self.course_dir, cell_timeout, call_timeout)
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=self.config), config=self.config)
+        self._release_cache: dict[str, nbformat.NotebookNode] = {}
 
     def _use_calibration(self) -> None:
         """Point the speed checks at this machine's thresholds (or stop with the reason)."""
@@ -93,6 +105,7 @@ class ClassGrader:
         if judge_speed_here:
             self._use_calibration()
         generate(self.course_dir, self.assignment, self.solutions_dir)
+        self._release_cache = {}
 
     # -- the whole class -------------------------------------------------------------
 
@@ -116,14 +129,22 @@ class ClassGrader:
 
     def grade_one(self, submission: Submission, force: bool = False) -> GradeResult:
         """Grade one entry; any failure becomes this student's problem, never the class's."""
-        started = time.monotonic()
+        staged = self.stage_unless_recorded(submission, force)
+        if staged.kept is not None:
+            return staged.kept
         student = submission.student_id
+        problem, grader_error = self.grade_staged(student, staged.problem)
+        self.finish(student, staged.key, problem, grader_error)
+        return self.result(student, problem, staged.started, grader_error=grader_error)
+
+    def stage_unless_recorded(self, submission: Submission, force: bool) -> Staged:
+        """Stage one entry; unless forced, keep the recorded grade of an unchanged one."""
+        started = time.monotonic()
         key, problem = self.stage(submission)
-        if not force and self.up_to_date(student, key):
-            return self.result(student, problem, started, skipped=True)
-        problem, grader_error = self.grade_staged(student, problem)
-        self.finish(student, key, problem, grader_error)
-        return self.result(student, problem, started, grader_error=grader_error)
+        kept = None
+        if not force and self.up_to_date(submission.student_id, key):
+            kept = self.result(submission.student_id, problem, started, skipped=True)
+        return Staged(key, problem, started, kept)
 
     def grade_staged(self, student: str, problem: str | None) -> tuple[str | None, bool]:
         """Autograde and write feedback for a staged entry: (problem, whether the grader failed)."""
@@ -244,8 +265,11 @@ class ClassGrader:
         return self.course_dir / "submitted" / student / self.assignment
 
     def _released(self, name: str) -> nbformat.NotebookNode:
-        return nbformat.read(self.course_dir / "release" / self.assignment / f"{name}.ipynb",
-                             as_version=4)
+        """A copy of the released notebook, read once per `prepare()`."""
+        if name not in self._release_cache:
+            self._release_cache[name] = nbformat.read(
+                self.course_dir / "release" / self.assignment / f"{name}.ipynb", as_version=4)
+        return copy.deepcopy(self._release_cache[name])
 
     def _write_normalised(self, source: Path, path: Path) -> None:
         normalised = normalise(read_submission(source), self._released(path.stem))
