@@ -116,8 +116,16 @@ class Listing:
     ("\tvxorps\t.LCPI0_0(%rip), %ymm0, %ymm0\n", 8),
     ("\tvcvtpd2ps\t%zmm2, %ymm2\n", 1),
     ("\tmaxps\t%xmm1, %xmm0\n", 4),
+    ("\tcvtps2pd\t%xmm0, %xmm1\n\tcvtdq2ps\t%xmm2, %xmm2\n\tcvtsi2sd\t%rax, %xmm0\n", 1),
+    ("\tvgatherqps\t(%rax,%zmm1,4), %ymm0 {%k1}\n", 8),
+    ("\tvscatterqps\t%ymm0, (%rax,%zmm1,4) {%k1}\n", 8),
+    ("\tvxorps\t%ymm1, %ymm1, %ymm2\n\txorps\t%xmm3, %xmm3\n", 1),
+    ("\tvxorps\t%ymm1, %ymm2, %ymm2\n", 8),
+    ("\tvxorps\t%xmm1, %xmm10, %xmm1\n", 4),
 ], ids=["ymm float32", "mask compare", "zmm fma", "widest wins", "scalar", "moves and zeroing",
-        "xor with memory", "conversion", "sse"])
+        "xor with memory", "conversion", "sse", "sse conversions", "gather: data register",
+        "scatter: data register", "zeroing xor, other destination", "xor of two registers",
+        "xmm1 is not xmm10"])
 def test_the_packed_instruction_rule(ref, text, lanes):
     assert ref.vector_width(Listing(text)) == lanes
 
@@ -165,6 +173,17 @@ def test_softmax_never_overflows(ref):
     with np.errstate(over="ignore", invalid="ignore"):
         naive = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
     assert np.isnan(naive[:3]).any(), "the inputs must be large enough to break the naive formula"
+
+
+def test_softmax_rows_without_probabilities_are_nan(ref):
+    """All -inf, holding +inf or holding NaN: NaN throughout, as scipy.special.softmax gives."""
+    inf, nan = np.inf, np.nan
+    x = np.array([[-inf, -inf, -inf], [1.0, inf, 2.0], [inf, inf, 0.0], [0.5, nan, 1.0], [nan, 1.0, 2.0],
+                  [1.0, 2.0, -inf]])
+    for dtype in (np.float32, np.float64):
+        p = ref.stable_softmax(x.astype(dtype))
+        assert np.isnan(p[:5]).all()
+        np.testing.assert_allclose(p[5], softmax_float64(x[5:])[0], rtol=1e-6)
 
 
 def test_softmax_of_views_and_odd_shapes(ref):
