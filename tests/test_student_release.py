@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 from autograder.defaults import ASSIGNMENTS_DIR
 from autograder.student_release import INSTRUCTOR_PAGES, LeakError, build_tree, commit_to_branch
+from course_cli import ROOT
 from student_work import student_notebook
 
 
@@ -108,3 +110,17 @@ def test_released_stub_fails_only_where_code_is_missing(binder_kernel, tree, ass
 def test_reference_solution_passes_every_visible_test_on_binder(binder_kernel, tree, assignment):
     folder = tree / "assignments" / assignment
     assert _run(student_notebook(assignment, assignment), binder_kernel, folder) == []
+
+
+CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("*.md") if f"book/{p.stem}" not in INSTRUCTOR_PAGES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_runs_in_the_student_tree_on_binder(binder_kernel, tree, chapter):
+    """A student who opens a chapter on Binder has no `autograder` and no `solutions/`."""
+    nb = jupytext.read(tree / "book" / f"{chapter}.md")
+    expected = {cell.id for cell in nb.cells if "raises-exception" in cell.metadata.get("tags", [])}
+    failures = [(cell_id, error) for cell_id, error in _run(nb, binder_kernel, tree / "book")
+                if cell_id not in expected]
+    assert failures == [], f"{chapter} fails in the student tree: {failures}"
