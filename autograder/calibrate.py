@@ -18,7 +18,7 @@ from autograder.defaults import CALIBRATION_RUNS, CALL_TIMEOUT, SOLUTIONS_DIR, T
 from autograder.preprocessors import IsolatedExecute
 from autograder.preprocessors.isolated_execute import is_test_cell
 from autograder.release import read_source, source_notebooks
-from autograder.speed import Calibration, CalibrationError
+from autograder.thresholds import Calibration, CalibrationError
 from coursekit.machine import describe_machine
 
 CALIBRATION_FILE = "calibration.json"

@@ -232,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.grading import GradingError
     from autograder.release import ReleaseError
     from autograder.reports import ReportError
-    from autograder.speed import CalibrationError
     from autograder.student_release import LeakError
     from autograder.submissions import SubmissionsError
+    from autograder.thresholds import CalibrationError
 
     try:
         return args.run(args)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from autograder.sandbox import Limits, StudentProcess
 
 if TYPE_CHECKING:
-    from autograder.speed import Calibration
+    from autograder.thresholds import Calibration
 
 
 @dataclass

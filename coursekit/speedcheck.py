@@ -41,6 +41,10 @@ FULL_CREDIT_EXPONENT = 0.5
 ZERO_CREDIT_EXPONENT = 0.2
 # Partial credit moves in these steps, so noise near a boundary rarely changes a grade.
 CREDIT_STEP = 0.25
+# pyperf warns when the standard deviation of its runs exceeds 10% of their mean. For 7
+# rounds the range (max - min) is about 2.7 standard deviations: a range over 25% of the
+# median says the same.
+UNSTABLE_SPREAD = 0.25
 # Bound at import, like the grader's: the loop below reads no other clock.
 _CLOCK = time.perf_counter
 
@@ -86,9 +90,18 @@ class Speedup:
         median = statistics.median(ratios)
         return cls(median, (max(ratios) - min(ratios)) / median, tuple(ratios))
 
+    @property
+    def warning(self) -> str | None:
+        """A plain-language warning when the rounds disagree, as pyperf gives; None when they agree."""
+        if self.spread < UNSTABLE_SPREAD:
+            return None
+        return (f"the rounds varied by {self.spread:.0%} of their median, so something else was "
+                f"running; the median is kept, but measure again on a quieter machine to trust it")
+
     def __str__(self) -> str:
-        return (f"{self.median:.2f}x faster (median of {len(self.ratios)} interleaved rounds, "
+        text = (f"{self.median:.2f}x faster (median of {len(self.ratios)} interleaved rounds, "
                 f"spread {self.spread:.0%}; rounds: {', '.join(f'{r:.2f}' for r in self.ratios)})")
+        return f"{text}\nwarning: {self.warning}" if self.warning else text
 
 
 class _Timed:

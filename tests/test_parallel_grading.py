@@ -9,7 +9,7 @@ import pytest
 from autograder.defaults import SOLUTIONS_DIR
 from autograder.release import read_source
 from autograder.sandbox import StudentProcess
-from autograder.speed import Calibration, Threshold
+from autograder.thresholds import Calibration, Threshold
 from coursekit.machine import describe_machine
 from coursekit.parallel import CUDASIM_VARIABLE
 from student_work import appended, calibrate, grade_class, planted, released_notebook, student_notebook

@@ -12,7 +12,8 @@ import pytest
 
 from autograder.sandbox import Limits, StudentProcess
 from autograder.session import GradingSession, active
-from autograder.speed import Calibration, CalibrationError, Credit, Threshold, assert_same_result, speed_check
+from autograder.speed import Credit, assert_same_result, speed_check
+from autograder.thresholds import Calibration, CalibrationError, Threshold
 
 # A kernel and a baseline whose speed differs by a large, machine-independent factor:
 # numpy's vectorised sum against a Python loop over the same 20,000 floats.

@@ -8,8 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from autograder import speed
+from autograder import speed, timing_harness
 from autograder.defaults import SOLUTIONS_DIR
+from autograder.thresholds import Threshold
 from coursekit import speedcheck
 from coursekit.speedcheck import (
     credit_share,
@@ -25,13 +26,21 @@ TIMED_ASSIGNMENTS = ("matmul", "quantization", "parallel", "simd")
 
 def test_the_grader_uses_coursekits_loop_and_constants():
     assert speed.ROUNDS is speedcheck.ROUNDS
-    assert speed.interleaved_ratios is interleaved_ratios and speed.loops_for is loops_for
-    assert not hasattr(speed, "MIN_REQUEST_SECONDS"), "one definition, in coursekit.speedcheck"
+    assert timing_harness.interleaved_ratios is interleaved_ratios and timing_harness.loops_for is loops_for
+    assert not hasattr(timing_harness, "MIN_REQUEST_SECONDS"), "one definition, in coursekit.speedcheck"
+
+
+def test_rounds_that_disagree_carry_a_warning_and_rounds_that_agree_do_not():
+    steady = speedcheck.Speedup.from_ratios([2.0, 2.05, 1.98, 2.02, 2.01, 1.99, 2.03])
+    noisy = speedcheck.Speedup.from_ratios([2.0, 2.9, 1.6, 2.1, 2.0, 1.9, 2.2])
+    assert steady.warning is None and "warning" not in str(steady)
+    assert noisy.median == 2.0 and "varied by 65%" in noisy.warning
+    assert str(noisy).endswith(noisy.warning)
 
 
 @pytest.mark.parametrize("reference", [1.2, 1.5, 2.55, 9.0, 16.0, 300.0])
 def test_the_graders_threshold_and_the_students_prediction_agree(reference, capsys):
-    threshold = speed.Threshold.from_reference(reference)
+    threshold = Threshold.from_reference(reference)
     assert (threshold.full_credit, threshold.zero_credit) == thresholds(reference)
     for ratio in np.geomspace(0.5, 2 * reference, 60):
         assert predicted_credit(float(ratio), reference) == threshold.credit(float(ratio))
@@ -97,7 +106,7 @@ def test_every_timed_assignment_states_the_rule_the_grader_applies(assignment):
     assert f"rounded down to a multiple of {speedcheck.CREDIT_STEP:.0%}" in source
     example = re.search(r"if the reference is (\d+)x faster than the baseline, full credit needs "
                         r"([\d.]+)x and ([\d.]+)x or less earns nothing", source)
-    threshold = speed.Threshold.from_reference(float(example.group(1)))
+    threshold = Threshold.from_reference(float(example.group(1)))
     assert (f"{threshold.full_credit:.3g}", f"{threshold.zero_credit:.3g}") == example.group(2, 3)
 
 

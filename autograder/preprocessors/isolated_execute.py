@@ -19,7 +19,8 @@ from autograder.anticheat import python_source
 from autograder.defaults import CALL_TIMEOUT
 from autograder.sandbox import Limits, StudentProcess
 from autograder.session import GradingSession, active
-from autograder.speed import Calibration, Credit
+from autograder.speed import Credit
+from autograder.thresholds import Calibration
 
 TEST_CELL_FILENAME = "<test cell>"
 # What a failing test cell raises. pytest's outcomes (`pytest.raises` that saw no error,

@@ -1,0 +1,87 @@
+"""Speed thresholds and the versioned calibration file they are kept in.
+
+`autograder calibrate` measures the reference solution's speedup for every speed check
+on the grading machine; each becomes a `Threshold` (full credit from R ** 0.5, none at
+or below R ** 0.2: `coursekit.speedcheck` holds the rule students read). A `Calibration`
+is the set of thresholds of one machine, saved with its fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from coursekit.machine import describe_machine
+from coursekit.speedcheck import credit_share, thresholds
+
+# A reference solution must beat its baseline by at least this much on the grading
+# machine; below it, noise decides the thresholds (a busy machine, or one core for a
+# parallel check) and calibration stops instead of producing thresholds that invert.
+MIN_REFERENCE_SPEEDUP = 1.2
+# Bumped whenever the file's meaning changes: an old file is refused, not misread.
+CALIBRATION_VERSION = 1
+
+
+class CalibrationError(Exception):
+    """No usable calibration for a speed check on this machine."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Speedups that earn full and zero credit for one check on one machine."""
+
+    reference_speedup: float
+    full_credit: float
+    zero_credit: float
+
+    @classmethod
+    def from_reference(cls, speedup: float) -> Threshold:
+        if not speedup >= MIN_REFERENCE_SPEEDUP:
+            raise CalibrationError(
+                f"the reference solution is only {speedup:.2f}x faster than its baseline here, "
+                f"below the {MIN_REFERENCE_SPEEDUP}x needed to tell an optimised kernel from an "
+                f"unoptimised one: calibrate on a quiet machine (with several cores for parallel checks)")
+        return cls(speedup, *thresholds(speedup))
+
+    def credit(self, speedup: float) -> float:
+        return credit_share(speedup, self.full_credit, self.zero_credit)
+
+
+@dataclass
+class Calibration:
+    """Thresholds per check, measured on one machine (named by its fingerprint)."""
+
+    machine: dict
+    checks: dict[str, Threshold] = field(default_factory=dict)
+    measurements: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.machine["fingerprint"]
+
+    def save(self, path: Path) -> None:
+        data = {"version": CALIBRATION_VERSION, "machine": self.machine,
+                "checks": {k: asdict(v) for k, v in sorted(self.checks.items())},
+                "measurements": self.measurements}
+        Path(path).write_text(json.dumps(data, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        data = json.loads(Path(path).read_text())
+        if data.get("version") != CALIBRATION_VERSION:
+            raise CalibrationError(f"{path} was written by another version of the grader; calibrate again")
+        return cls(data["machine"], {k: Threshold(**v) for k, v in data["checks"].items()},
+                   data.get("measurements", {}))
+
+    @classmethod
+    def from_measurements(cls, measurements: dict[str, list[float]]) -> Calibration:
+        """Thresholds from repeated runs of the reference solution: the median of each check."""
+        checks = {}
+        for check, values in measurements.items():
+            try:
+                checks[check] = Threshold.from_reference(statistics.median(values))
+            except CalibrationError as error:
+                raise CalibrationError(f"{check}: {error}") from None
+        return cls(describe_machine().as_dict(), checks, measurements)
