@@ -8,15 +8,14 @@ use, on all usable cores and on one; `roofline` and `ridge_point` combine the tw
 
 from __future__ import annotations
 
-import math
-import numbers
-import time
 from collections.abc import Callable
 
 import numba
 import numpy as np
 
+from coursekit.checks import positive_finite, positive_int
 from coursekit.machine import describe_machine
+from coursekit.timing import best_times
 
 # STREAM's scalar; any value other than 0 and 1 keeps the multiply in the loop.
 TRIAD_SCALAR = 3.0
@@ -30,21 +29,6 @@ DEFAULT_TRIAD_ELEMENTS = 2**23
 DEFAULT_REPEATS = 10
 
 
-def _require_positive_int(name: str, value) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-
-
-def _require_positive_finite(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-    return float(value)
-
-
 def usable_threads() -> int:
     """Threads a parallel measurement uses: the CPUs this process may run on.
 
@@ -54,18 +38,6 @@ def usable_threads() -> int:
     # numba.config sets its options from the environment at import: no attribute mypy can see.
     numba_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     return max(1, min(describe_machine().usable_cpus, numba_threads))
-
-
-def _best_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Shortest of `repeats` timed calls of `run`, after one untimed call (compilation)."""
-    run()
-    clock = time.perf_counter
-    best = math.inf
-    for _ in range(repeats):
-        t0 = clock()
-        run()
-        best = min(best, clock() - t0)
-    return best
 
 
 def with_numba_threads(threads: int, run: Callable[[], float]) -> float:
@@ -98,21 +70,21 @@ def triad_bandwidth(n_elements: int = DEFAULT_TRIAD_ELEMENTS, repeats: int = DEF
     on one thread, the bandwidth one core can draw. Arrays must be much larger than the
     caches to measure memory; small ones measure a cache instead.
     """
-    _require_positive_int("n_elements", n_elements)
-    _require_positive_int("repeats", repeats)
+    positive_int("n_elements", n_elements)
+    positive_int("repeats", repeats)
     a = np.zeros(n_elements)
     b = np.ones(n_elements)
     c = np.full(n_elements, 2.0)
     kernel = triad_parallel if parallel else triad_serial
     threads = usable_threads() if parallel else 1
-    seconds = with_numba_threads(threads, lambda: _best_seconds(lambda: kernel(a, b, c, TRIAD_SCALAR), repeats))
+    seconds = with_numba_threads(threads, lambda: best_times(lambda: kernel(a, b, c, TRIAD_SCALAR), rounds=repeats)[0])
     return TRIAD_BYTES_PER_ELEMENT * n_elements / seconds / 1e9
 
 
 def ridge_point(peak_gflops: float, bandwidth_gbs: float) -> float:
     """Arithmetic intensity (FLOP/byte) where the memory roof meets the compute roof."""
-    return _require_positive_finite("peak_gflops", peak_gflops) / \
-        _require_positive_finite("bandwidth_gbs", bandwidth_gbs)
+    return positive_finite("peak_gflops", peak_gflops) / \
+        positive_finite("bandwidth_gbs", bandwidth_gbs)
 
 
 def roofline(intensity, peak_gflops: float, bandwidth_gbs: float):
@@ -122,8 +94,8 @@ def roofline(intensity, peak_gflops: float, bandwidth_gbs: float):
     intensity); above it arithmetic does (the roof is flat). Accepts a number or an
     array of intensities and returns the same shape.
     """
-    peak = _require_positive_finite("peak_gflops", peak_gflops)
-    bandwidth = _require_positive_finite("bandwidth_gbs", bandwidth_gbs)
+    peak = positive_finite("peak_gflops", peak_gflops)
+    bandwidth = positive_finite("bandwidth_gbs", bandwidth_gbs)
     values = np.asarray(intensity, dtype=float)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError(f"intensity must be finite and non-negative, got {intensity!r}")

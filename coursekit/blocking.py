@@ -27,9 +27,6 @@ B_ITEMSIZE = 4
 # which part of B comes next) streaming twice its size holds none of B when a row of A
 # comes back to it.
 BEYOND_OUTERMOST_CACHE = 2
-# Levels searched for the outermost cache, innermost first: L2 always, then L3 and an L4
-# (eDRAM) where the OS reports them. L1 is never what an i, k, j loop streams B from.
-OUTER_LEVELS = (2, 3, 4)
 # K and N are rounded up to a multiple of this: whole 64-byte lines of float32 per row
 # of B, and whole tiles for the common power-of-two tile sizes.
 ALIGN = 64
@@ -105,12 +102,10 @@ def blocking_sizes(machine: MachineInfo | None = None, budget_seconds: float = C
     Raises BlockingSizeError where the OS reports no L2 or no rows fit the budget.
     """
     machine = machine or describe_machine()
-    l2_bytes = machine.cache_bytes(2)
-    if not l2_bytes:
+    l2_bytes, outer = machine.cache_bytes(2), machine.outermost_cache()
+    if not l2_bytes or outer is None:
         raise BlockingSizeError("the OS reports no L2 cache here, so no size can be said to lie beyond it")
-    reported = {lvl: size for lvl in OUTER_LEVELS if (size := machine.cache_bytes(lvl))}
-    level = max(reported)
-    outermost = reported[level]
+    level, outermost = outer.level, outer.size_bytes
     side = _round_up(math.sqrt(BEYOND_OUTERMOST_CACHE * outermost / B_ITEMSIZE), ALIGN)
     rows = ROWS
     while True:

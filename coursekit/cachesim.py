@@ -9,13 +9,13 @@ trace of C = A @ B uses one layout and traces can be compared.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from coursekit.machine import read_caches
+from coursekit.checks import positive_int
+from coursekit.machine import data_cache, read_caches
 
 # The line size of x86-64 and most ARM cores, hence the default.
 DEFAULT_LINE_BYTES = 64
@@ -28,10 +28,7 @@ EMPTY_TAG = -1
 def _require_positive_ints(**values) -> None:
     """Reject non-integers and non-positive sizes before they reach compiled code."""
     for name, value in values.items():
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
+        positive_int(name, value)
 
 
 def _is_power_of_two(value: int) -> bool:
@@ -61,9 +58,9 @@ class CacheConfig:
     @classmethod
     def from_machine(cls, level: int) -> CacheConfig:
         """The data (or unified) cache of `level` on this machine, as the OS reports it."""
-        for cache in read_caches():
-            if cache.level == level and cache.kind in ("Data", "Unified"):
-                return cls(size_bytes=cache.size_bytes, line_bytes=cache.line_bytes, ways=cache.ways)
+        cache = data_cache(read_caches(), level)
+        if cache is not None:
+            return cls(size_bytes=cache.size_bytes, line_bytes=cache.line_bytes, ways=cache.ways)
         raise LookupError(f"the OS reports no level-{level} data or unified cache")
 
 

@@ -35,7 +35,6 @@ from coursekit.blocking import (
     BUDGET_SHARE,
     CELL_BUDGET_SECONDS,
     CELL_CALLS,
-    OUTER_LEVELS,
 )
 from coursekit.machine import MachineInfo, describe_machine
 
@@ -103,11 +102,10 @@ def int8_speed_sizes(machine: MachineInfo | None = None, budget_seconds: float =
     the cell would not fit BUDGET_SHARE of its time budget at `bytes_per_second`.
     """
     machine = machine or describe_machine()
-    if not machine.cache_bytes(2):
+    outer = machine.outermost_cache()
+    if outer is None:
         raise Int8SizeError("the OS reports no L2 cache here, so no size can be said to lie beyond the caches")
-    reported = {lvl: size for lvl in OUTER_LEVELS if (size := machine.cache_bytes(lvl))}
-    level = max(reported)
-    outermost = reported[level]
+    level, outermost = outer.level, outer.size_bytes
     side = ALIGN * math.ceil(math.sqrt(BEYOND_OUTERMOST_CACHE * outermost) / ALIGN)
     sizes = Int8Sizes(ROWS, side, side, level, outermost)
     if sizes.input_bytes > MEMORY_SHARE * memory_limit_bytes:

@@ -29,6 +29,11 @@ class CacheLevel:
     ways: int
 
 
+def data_cache(caches: tuple[CacheLevel, ...], level: int) -> CacheLevel | None:
+    """The data (or unified) cache at `level` among `caches`, or None if the OS does not say."""
+    return next((c for c in caches if c.level == level and c.kind in ("Data", "Unified")), None)
+
+
 @dataclass(frozen=True)
 class MachineInfo:
     cpu_model: str
@@ -55,10 +60,18 @@ class MachineInfo:
 
     def cache_bytes(self, level: int) -> int | None:
         """Size of the data (or unified) cache at `level`, or None if the OS does not say."""
-        for cache in self.caches:
-            if cache.level == level and cache.kind in ("Data", "Unified"):
-                return cache.size_bytes
-        return None
+        cache = data_cache(self.caches, level)
+        return cache.size_bytes if cache else None
+
+    def outermost_cache(self) -> CacheLevel | None:
+        """The outermost data (or unified) cache the OS reports beyond L1, or None without an L2.
+
+        An L3 or an L4 (eDRAM) counts where reported; L1 is never what a kernel streams a
+        large operand from."""
+        if data_cache(self.caches, 2) is None:
+            return None
+        return max((c for c in self.caches if c.level >= 2 and c.kind in ("Data", "Unified")),
+                   key=lambda c: c.level)
 
     def summary(self) -> str:
         """One line for a figure caption."""

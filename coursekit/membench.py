@@ -9,14 +9,12 @@ typed here: sweeps are built from what `coursekit.machine` reads from the OS.
 
 from __future__ import annotations
 
-import math
-import numbers
-import time
-
 import numpy as np
 from numba import njit
 
+from coursekit.checks import multiple_of, positive_int
 from coursekit.machine import MachineInfo, describe_machine
+from coursekit.timing import best_times
 
 # int64 indices and float64 values: one element is 8 bytes.
 ELEMENT_BYTES = 8
@@ -41,21 +39,8 @@ LARGEST_WORKING_SET = 2**30
 BEYOND_LAST_CACHE = 2
 
 
-def _require_positive_int(name: str, value) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-
-
-def _require_multiple(name: str, value, unit: int, unit_name: str) -> None:
-    _require_positive_int(name, value)
-    if value % unit:
-        raise ValueError(f"{name} ({value}) must be a multiple of {unit_name} ({unit} bytes)")
-
-
 def _require_line_bytes(line_bytes) -> None:
-    _require_multiple("line_bytes", line_bytes, ELEMENT_BYTES, "the element size")
+    multiple_of("line_bytes", line_bytes, ELEMENT_BYTES, "the element size")
     if line_bytes & (line_bytes - 1):
         raise ValueError(f"line_bytes must be a power of two, got {line_bytes}")
 
@@ -71,15 +56,8 @@ def line_bytes_of(machine: MachineInfo | None = None) -> int:
 
 def best_seconds(function, *args, repeats: int = REPEATS) -> float:
     """Fastest of `repeats` timed calls, after one untimed warm-up call (it may compile)."""
-    _require_positive_int("repeats", repeats)
-    clock = time.perf_counter  # bound once: the timed region stays bare
-    function(*args)
-    best = math.inf
-    for _ in range(repeats):
-        t0 = clock()
-        function(*args)
-        best = min(best, clock() - t0)
-    return best
+    positive_int("repeats", repeats)
+    return best_times(lambda: function(*args), rounds=repeats)[0]
 
 
 def random_cycle(n: int, seed: int = 0) -> np.ndarray:
@@ -88,7 +66,7 @@ def random_cycle(n: int, seed: int = 0) -> np.ndarray:
     A random permutation alone would split into several short cycles; linking the slots in a
     shuffled order gives a single one, so a chase can never get stuck in a small, cached loop.
     """
-    _require_positive_int("n", n)
+    positive_int("n", n)
     order = np.random.default_rng(seed).permutation(n)
     successor = np.empty(n, np.int64)
     successor[order] = np.roll(order, -1)
@@ -101,7 +79,7 @@ def chase_chain(working_set_bytes: int, line_bytes: int = FALLBACK_LINE_BYTES, s
     One pointer per line makes every load of the chase touch a different line.
     """
     _require_line_bytes(line_bytes)
-    _require_multiple("working_set_bytes", working_set_bytes, line_bytes, "the line size")
+    multiple_of("working_set_bytes", working_set_bytes, line_bytes, "the line size")
     step = line_bytes // ELEMENT_BYTES
     chain = np.zeros(working_set_bytes // ELEMENT_BYTES, np.int64)
     chain[::step] = random_cycle(working_set_bytes // line_bytes, seed) * step
@@ -120,7 +98,7 @@ def _chase(chain, loads):
 def pointer_chase_ns(working_set_bytes: int, line_bytes: int | None = None, loads: int = LATENCY_LOADS,
                      repeats: int = REPEATS, seed: int = 0) -> float:
     """Nanoseconds per dependent load, chasing a random cycle through a working set of this size."""
-    _require_positive_int("loads", loads)
+    positive_int("loads", loads)
     chain = chase_chain(working_set_bytes, line_bytes or line_bytes_of(), seed)
     return best_seconds(_chase, chain, loads, repeats=repeats) / loads * 1e9
 
@@ -143,8 +121,8 @@ def read_bandwidth_gbs(working_set_bytes: int, stride_bytes: int = ELEMENT_BYTES
     Only the elements summed count as useful bytes: at a stride of one line or more, each 8 useful
     bytes cost a whole line from memory, which is what a stride sweep shows.
     """
-    _require_multiple("stride_bytes", stride_bytes, ELEMENT_BYTES, "the element size")
-    _require_multiple("working_set_bytes", working_set_bytes, ELEMENT_BYTES, "the element size")
+    multiple_of("stride_bytes", stride_bytes, ELEMENT_BYTES, "the element size")
+    multiple_of("working_set_bytes", working_set_bytes, ELEMENT_BYTES, "the element size")
     if stride_bytes > working_set_bytes:
         raise ValueError(f"stride_bytes ({stride_bytes}) exceeds working_set_bytes ({working_set_bytes})")
     values = np.ones(working_set_bytes // ELEMENT_BYTES)[:: stride_bytes // ELEMENT_BYTES]
@@ -158,7 +136,7 @@ def working_set_sizes(smallest: int, largest: int, per_octave: int = POINTS_PER_
     """Geometrically spaced sizes from smallest to largest, whole lines each, per_octave per doubling."""
     _require_line_bytes(line_bytes)
     for name, value in (("smallest", smallest), ("largest", largest), ("per_octave", per_octave)):
-        _require_positive_int(name, value)
+        positive_int(name, value)
     if smallest < line_bytes or largest < smallest:
         raise ValueError(f"need line_bytes ({line_bytes}) <= smallest ({smallest}) <= largest ({largest})")
     count = int(np.ceil(np.log2(largest / smallest) * per_octave)) + 1

@@ -12,17 +12,16 @@ from __future__ import annotations
 import functools
 import json
 import math
-import numbers
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from coursekit.bandwidth import _require_positive_finite, _require_positive_int
+from coursekit.checks import fraction, positive_finite, positive_int
+from coursekit.timing import best_times
 
 # Best of three interleaved rounds per worker count: noise on a shared machine only ever
 # adds time, and three rounds of a ~0.1 s run keep one scaling curve near a second.
@@ -35,13 +34,6 @@ CUDASIM_TIMEOUT_S = 300
 CUDASIM_VARIABLE = "NUMBA_ENABLE_CUDASIM"
 
 
-def _require_fraction(name: str, value) -> float:
-    # Written with < and <= on the Real (the operators numbers.Real declares); NaN fails too.
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0.0 or not value <= 1.0:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-    return float(value)
-
-
 def amdahl_speedup(parallel_fraction: float, workers):
     """Amdahl's law: the speedup on `workers` workers when `parallel_fraction` of the work splits.
 
@@ -49,7 +41,7 @@ def amdahl_speedup(parallel_fraction: float, workers):
     it can never exceed 1 / (1 - p), however many workers there are. Accepts a number
     or an array of worker counts (>= 1) and returns the same shape.
     """
-    p = _require_fraction("parallel_fraction", parallel_fraction)
+    p = fraction("parallel_fraction", parallel_fraction)
     n = np.asarray(workers)
     if n.dtype.kind not in "iuf" or not np.all(np.isfinite(n)) or np.any(n < 1):
         raise ValueError(f"workers must be finite and at least 1, got {workers!r}")
@@ -59,7 +51,7 @@ def amdahl_speedup(parallel_fraction: float, workers):
 
 def amdahl_limit(parallel_fraction: float) -> float:
     """The speedup infinitely many workers would reach: 1 / (1 - p), infinite when p = 1."""
-    p = _require_fraction("parallel_fraction", parallel_fraction)
+    p = fraction("parallel_fraction", parallel_fraction)
     return math.inf if p == 1.0 else 1.0 / (1.0 - p)
 
 
@@ -68,9 +60,9 @@ def parallel_efficiency(single_time: float, parallel_time: float, workers: int) 
 
     1 means perfect scaling; 1 / workers means the extra workers did nothing.
     """
-    single = _require_positive_finite("single_time", single_time)
-    parallel = _require_positive_finite("parallel_time", parallel_time)
-    _require_positive_int("workers", workers)
+    single = positive_finite("single_time", single_time)
+    parallel = positive_finite("parallel_time", parallel_time)
+    positive_int("workers", workers)
     return single / (parallel * workers)
 
 
@@ -81,8 +73,8 @@ def karp_flatt_serial_fraction(speedup: float, workers: int) -> float:
     It also absorbs every other overhead (start-up, synchronisation, shared bandwidth),
     so a value growing with n says the loss is not a fixed serial part.
     """
-    s = _require_positive_finite("speedup", speedup)
-    _require_positive_int("workers", workers)
+    s = positive_finite("speedup", speedup)
+    positive_int("workers", workers)
     if workers == 1:
         raise ValueError("the serial fraction needs at least 2 workers")
     return (1.0 / s - 1.0 / workers) / (1.0 - 1.0 / workers)
@@ -90,7 +82,7 @@ def karp_flatt_serial_fraction(speedup: float, workers: int) -> float:
 
 def worker_counts(max_workers: int) -> list[int]:
     """1, 2, 4, ... up to `max_workers`, which is always included: the counts a scaling curve samples."""
-    _require_positive_int("max_workers", max_workers)
+    positive_int("max_workers", max_workers)
     counts = [2**k for k in range(max_workers.bit_length()) if 2**k < max_workers]
     return counts + [max_workers]
 
@@ -112,26 +104,6 @@ class Scaling:
                      for n, t in zip(self.workers, self.seconds, strict=True))
 
 
-def best_times(*runs: Callable[[], object], rounds: int = DEFAULT_SCALING_ROUNDS) -> tuple[float, ...]:
-    """Best time of each `run()`, timed alternately after one untimed call each.
-
-    The untimed call absorbs compilation and pool or thread start-up; alternating the
-    runs round by round lets a busy moment on the machine hit all of them, not one,
-    and the best time is kept because noise only ever adds time.
-    """
-    _require_positive_int("rounds", rounds)
-    for run in runs:
-        run()
-    clock = time.perf_counter
-    best = [math.inf] * len(runs)
-    for _ in range(rounds):
-        for k, run in enumerate(runs):
-            t0 = clock()
-            run()
-            best[k] = min(best[k], clock() - t0)
-    return tuple(best)
-
-
 def measure_scaling(run: Callable[[int], object], workers: Sequence[int],
                     rounds: int = DEFAULT_SCALING_ROUNDS) -> Scaling:
     """Best time of `run(n)`, the same total work on n workers, for each n in `workers`.
@@ -142,7 +114,7 @@ def measure_scaling(run: Callable[[int], object], workers: Sequence[int],
     if not counts or counts[0] != 1:
         raise ValueError(f"worker counts must start with 1, the baseline; got {counts!r}")
     for n in counts:
-        _require_positive_int("workers", n)
+        positive_int("workers", n)
     return Scaling(counts, best_times(*(functools.partial(run, n) for n in counts), rounds=rounds))
 
 

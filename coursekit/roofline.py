@@ -24,16 +24,15 @@ import numba
 import numpy as np
 
 from coursekit.bandwidth import (
-    _best_seconds,
-    _require_positive_finite,
-    _require_positive_int,
     roofline,
     triad_bandwidth,
     usable_threads,
     with_numba_threads,
 )
+from coursekit.checks import positive_finite, positive_int
 from coursekit.machine import VECTOR_ISAS, MachineInfo, describe_machine
 from coursekit.membench import read_bandwidth_gbs
+from coursekit.timing import best_times, interleaved_samples
 
 # An FMA is a multiply and an add: two floating-point operations.
 FLOPS_PER_FMA = 2
@@ -122,8 +121,8 @@ def fma_chains_for(dtype) -> int:
 def fma_recurrence(dtype, chains: int, iterations: int) -> float:
     """What the FMA kernel returns: the sum over chains of acc = acc * a + b, iterated. Used to check it."""
     dtype = _float_dtype(dtype)
-    _require_positive_int("chains", chains)
-    _require_positive_int("iterations", iterations)
+    positive_int("chains", chains)
+    positive_int("iterations", iterations)
     serial, _ = _fma_kernels(chains, dtype.name)
     a, b = _fma_constants(dtype)
     return float(serial(iterations, a, b))
@@ -142,8 +141,8 @@ def peak_gflops(dtype=np.float32, parallel: bool = True, iterations: int = DEFAU
     under this load; `parallel=True` runs one kernel per usable core.
     """
     dtype = _float_dtype(dtype)
-    _require_positive_int("iterations", iterations)
-    _require_positive_int("repeats", repeats)
+    positive_int("iterations", iterations)
+    positive_int("repeats", repeats)
     chains = fma_chains_for(dtype)
     serial, on_every_thread = _fma_kernels(chains, dtype.name)
     a, b = _fma_constants(dtype)
@@ -154,7 +153,7 @@ def peak_gflops(dtype=np.float32, parallel: bool = True, iterations: int = DEFAU
     else:
         def run():
             return serial(iterations, a, b)
-    seconds = with_numba_threads(threads, lambda: _best_seconds(run, repeats))
+    seconds = with_numba_threads(threads, lambda: best_times(run, rounds=repeats)[0])
     return FLOPS_PER_FMA * chains * iterations * threads / seconds / 1e9
 
 
@@ -188,7 +187,7 @@ class TheoreticalPeak:
     def implied_fma_units(self, measured_gflops: float) -> float | None:
         """How many FMA units per core, at the stated clock, the measured peak corresponds to."""
         per_unit = self.gflops_per_fma_unit
-        return None if per_unit is None else _require_positive_finite("measured_gflops", measured_gflops) / per_unit
+        return None if per_unit is None else positive_finite("measured_gflops", measured_gflops) / per_unit
 
     def describe(self) -> str:
         lanes = f"{self.lanes} {self.dtype} lanes ({self.vector_isa})" if self.lanes else "unknown vector width"
@@ -260,7 +259,7 @@ def level_working_sets(machine: MachineInfo | None = None) -> list[tuple[str, in
 
 def level_holding(nbytes: int, machine: MachineInfo | None = None) -> str:
     """The name (as in `level_working_sets`) of the smallest data cache that holds `nbytes`; 'DRAM' if none does."""
-    _require_positive_int("nbytes", nbytes)
+    positive_int("nbytes", nbytes)
     machine = machine or describe_machine()
     caches = sorted((c for c in machine.caches if c.kind in ("Data", "Unified")), key=lambda c: c.level)
     return next((f"L{c.level}" for c in caches if nbytes <= c.size_bytes), "DRAM")
@@ -290,7 +289,7 @@ class KernelPoint:
 
     def __post_init__(self):
         for field_name in ("flops", "bytes", "seconds"):
-            _require_positive_finite(field_name, getattr(self, field_name))
+            positive_finite(field_name, getattr(self, field_name))
 
     @property
     def intensity(self) -> float:
@@ -322,18 +321,10 @@ def best_times_by_size(run, sizes, rounds: int = DEFAULT_SCALING_ROUNDS, clock=t
 
     Every size is called once untimed first (compilation, first touch of its inputs).
     """
-    _require_positive_int("rounds", rounds)
     sizes = list(sizes)
-    for size in sizes:
-        run(size)
-    best = [math.inf] * len(sizes)
-    for round_number in range(rounds):
-        order = range(len(sizes)) if round_number % 2 == 0 else reversed(range(len(sizes)))
-        for index in order:
-            start = clock()
-            run(sizes[index])
-            best[index] = min(best[index], clock() - start)
-    return best
+    samples = interleaved_samples({index: (lambda size=size: run(size)) for index, size in enumerate(sizes)},
+                                  rounds, clock)
+    return [min(samples[index]) for index in range(len(sizes))]
 
 @dataclass(frozen=True)
 class PowerLaw:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 import pytest
@@ -144,8 +145,13 @@ def test_line_size_is_read_from_the_machine_with_a_fallback():
 
 def test_best_seconds_warms_up_once_then_times_each_repeat():
     calls = []
-    seconds = best_seconds(calls.append, "x", repeats=4)
-    assert len(calls) == 5
-    assert math.isfinite(seconds) and seconds >= 0
+
+    def record_and_sleep(value):
+        calls.append(value)
+        time.sleep(0.002)
+
+    seconds = best_seconds(record_and_sleep, "x", repeats=4)
+    assert calls == ["x"] * 5
+    assert 0.002 <= seconds < 1, seconds  # a sleep lasts at least what it asked
     with pytest.raises(ValueError, match="repeats"):
         best_seconds(calls.append, "x", repeats=0)

@@ -1,6 +1,7 @@
 """Amdahl's law, parallel efficiency and the scaling harness behave as their formulas say."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -115,7 +116,8 @@ def test_measure_scaling_calls_each_count_and_keeps_positive_times():
     scaling = measure_scaling(calls.append, [1, 2, 4], rounds=2)
     assert scaling.workers == (1, 2, 4)
     assert all(t > 0 and math.isfinite(t) for t in scaling.seconds)
-    assert calls == [1, 2, 4] * 3  # one untimed call each, then the rounds, interleaved
+    # One untimed call each, then the rounds, interleaved in alternating order.
+    assert calls == [1, 2, 4] + [1, 2, 4] + [4, 2, 1]
 
 
 @pytest.mark.parametrize("counts", [[], [2, 4], [1, 0], [1, 2.5]])
@@ -126,9 +128,14 @@ def test_measure_scaling_needs_a_baseline_of_one_and_whole_counts(counts):
 
 def test_best_times_interleaves_after_one_untimed_call_each():
     order = []
-    times = best_times(lambda: order.append("a"), lambda: order.append("b"), rounds=3)
-    assert order == ["a", "b"] * 4
-    assert len(times) == 2 and all(t >= 0 for t in times)
+
+    def a():
+        order.append("a")
+        time.sleep(0.002)
+
+    times = best_times(a, lambda: order.append("b"), rounds=3)
+    assert order == ["a", "b"] + ["a", "b", "b", "a", "a", "b"]  # the order alternates by round
+    assert len(times) == 2 and times[0] >= 0.002, times  # a sleep lasts at least what it asked
     with pytest.raises(ValueError):
         best_times(lambda: None, rounds=0)
 

@@ -18,5 +18,5 @@ def test_the_ratio_is_taken_round_by_round():
 
 
 def test_no_rounds_is_refused():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="rounds must be positive"):
         interleaved_samples({"a": lambda: None}, rounds=0)
