@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from autograder.cells import python_source
+
 # Attributes that reach BLAS or LAPACK from numpy and scipy (`np.dot`, `x.dot`, `np.linalg`).
 BLAS_NAMES = {"dot", "matmul", "einsum", "tensordot", "inner", "vdot", "linalg", "blas", "lapack"}
 # Builtins that run code or reach any function by a name built at run time. `getattr` is
@@ -17,13 +19,6 @@ BLAS_NAMES = {"dot", "matmul", "einsum", "tensordot", "inner", "vdot", "linalg",
 DYNAMIC_BUILTINS = {"eval", "exec", "__import__", "compile", "getattr"}
 # Attributes that do the same from a module (`importlib.import_module`, `operator.attrgetter`).
 DYNAMIC_ATTRIBUTES = {"import_module", "__import__", "getattr", "attrgetter", "methodcaller"}
-
-
-def python_source(source: str) -> str:
-    """A cell's source as plain Python: IPython magics become the calls they stand for."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
 
 
 def _is_harmless_getattr(call: ast.Call) -> bool:

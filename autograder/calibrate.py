@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from autograder.cells import is_test_cell
 from autograder.config import nbgrader_config
 from autograder.defaults import CALIBRATION_RUNS, CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
 from autograder.preprocessors import IsolatedExecute
-from autograder.preprocessors.isolated_execute import is_test_cell
 from autograder.release import read_source, source_notebooks
 from autograder.thresholds import Calibration, CalibrationError
 from coursekit.machine import describe_machine

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import types
 
+from autograder.cells import grader_setup_cells, is_test_cell
 from autograder.defaults import SOLUTIONS_DIR
-from autograder.preprocessors.isolated_execute import grader_setup_cells, is_test_cell
 from autograder.release import read_source, source_notebooks
 
 

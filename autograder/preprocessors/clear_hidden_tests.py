@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import ClearHiddenTests
 
-from autograder.preprocessors.isolated_execute import is_test_cell
+from autograder.cells import is_test_cell
 
 
 class ClearHiddenTestsFromTestCells(ClearHiddenTests):

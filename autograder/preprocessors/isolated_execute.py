@@ -12,10 +12,9 @@ import warnings
 import pytest
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool, Float, Integer, Unicode
 
-from autograder.anticheat import python_source
+from autograder.cells import grader_setup_cells, is_instructor_cell, is_test_cell, python_source
 from autograder.defaults import CALL_TIMEOUT
 from autograder.sandbox import Limits, StudentProcess
 from autograder.session import GradingSession, active
@@ -26,31 +25,6 @@ TEST_CELL_FILENAME = "<test cell>"
 # What a failing test cell raises. pytest's outcomes (`pytest.raises` that saw no error,
 # `pytest.fail`, `pytest.skip`) derive from BaseException, not Exception.
 TEST_FAILURES = (Exception, pytest.fail.Exception, pytest.skip.Exception)
-
-
-def is_test_cell(cell) -> bool:
-    """An autograded test: a locked grade cell that is not a solution."""
-    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
-
-
-def is_instructor_cell(cell) -> bool:
-    """Read-only code written by the instructor (nbgrader restores its source)."""
-    return cell.cell_type == "code" and is_locked(cell) and not is_solution(cell) and not is_grade(cell)
-
-
-def grader_setup_cells(nb) -> list:
-    """The instructor cells before the first solution: imports and data the tests use.
-
-    They also run in the grader, so tests see the instructor's `np`, not whatever the
-    submission rebinds. Later instructor cells (demos) run only in the student's process.
-    """
-    setup = []
-    for cell in nb.cells:
-        if is_solution(cell):
-            break
-        if is_instructor_cell(cell):
-            setup.append(cell)
-    return setup
 
 
 def run_source(source: str, namespace: dict):
