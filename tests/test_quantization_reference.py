@@ -66,6 +66,13 @@ def test_out_of_range_values_saturate_instead_of_wrapping(ref):
     np.testing.assert_array_equal(ref.dequantize(np.array([127, -128], np.int8), 1.0, -128), [255.0, 0.0])
 
 
+def test_halves_round_to_even_before_the_zero_point_is_added(ref):
+    halves = np.array([-127.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 126.5])
+    assert ref.quantize(halves, 1.0, 0).tolist() == [-128, -2, -2, 0, 0, 2, 2, 126]
+    assert ref.quantize(0.25 * halves, 0.25, 3).tolist() == [-125, 1, 1, 3, 3, 5, 5, 127]
+    assert [int((ref.magnitude_prune(np.arange(1.0, n + 1), 0.5) == 0).sum()) for n in (5, 7, 9)] == [2, 4, 4]
+
+
 def test_per_channel_parameters_match_each_channel_alone(ref):
     W = np.random.default_rng(1).standard_normal((20, 4)) * np.array([1e-3, 0.1, 1.0, 10.0])
     scales, zero_points = ref.choose_qparams(W, axis=1)
@@ -101,6 +108,11 @@ def test_bad_inputs_are_refused(ref):
         ref.int8_matmul(np.ones((2, 3), np.int8), np.ones((4, 2), np.int8))
     with pytest.raises(TypeError, match="int8"):
         ref.int8_matmul(np.ones((2, 2), np.int16), np.ones((2, 2), np.int8))
+    # Shapes are checked before types, as the instructions say.
+    with pytest.raises(ValueError, match="2-D"):
+        ref.int8_matmul(np.ones(3, np.float32), np.ones((3, 3), np.int8))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        ref.int8_matmul(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="reads x86 assembly")
@@ -217,12 +229,14 @@ def test_csr_matches_scipy_and_the_dense_product(ref, sparsity):
     A[3] = 0  # an empty row
     B = rng.standard_normal((70, 25)).astype(np.float32)
     data, indices, indptr = ref.to_csr(A)
+    assert data.dtype == A.dtype and indices.dtype == indptr.dtype == np.int64
     expected = scipy.sparse.csr_matrix(A)
     np.testing.assert_array_equal(data, expected.data)
     np.testing.assert_array_equal(indices, expected.indices)
     np.testing.assert_array_equal(indptr, expected.indptr)
     C = ref.csr_matmul(data, indices, indptr, B)
     assert C.dtype == np.float32
+    np.testing.assert_array_equal(ref.csr_matmul(expected.data, expected.indices, expected.indptr, B), C)
     np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-5)
 
 
