@@ -113,9 +113,10 @@ class ClassGrader:
                   cluster=None) -> list[GradeResult]:
         """Grade every entry of `source` (a folder or zip), here or on `cluster` (a
         `autograder.distributed.DaskGrading`); one progress line per student."""
-        self.prepare(judge_speed_here=cluster is None)
         with tempfile.TemporaryDirectory(prefix="submissions-") as tmp:
+            # Read the entries first: a wrong path or an empty zip is reported at once.
             submissions = collect(Path(source), self.notebook_names, Path(tmp))
+            self.prepare(judge_speed_here=cluster is None)
             tracker = ProgressLine(len(submissions), progress)
             if cluster is not None:
                 return cluster.grade(self, submissions, force, tracker)
