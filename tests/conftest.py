@@ -12,6 +12,29 @@ import yaml
 from course_cli import BIN, ROOT
 from cpu_targets import TARGETS
 
+# Test modules whose verdicts do not depend on timing or wall-clock limits. `make test`
+# runs them first, spread over every core by pytest-xdist, then runs the rest alone, one
+# test at a time, so no speed verdict or call limit is judged beside another test's load.
+# A new module is serial until it is listed here.
+CONCURRENT_MODULES = {
+    "test_anticheat", "test_binder", "test_book", "test_cachesim", "test_cli", "test_compare",
+    "test_digits", "test_leaks", "test_loop_orders", "test_machine", "test_matmul_reference",
+    "test_normalise", "test_numformats", "test_release", "test_relu_tuning", "test_simd_reference",
+    "test_site_browser", "test_student_release", "test_timing",
+}
+# Modules that use the session's built site: one xdist worker builds it once for all three.
+BUILT_SITE_MODULES = {"test_book", "test_leaks", "test_site_browser"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__ if item.module else ""
+        if module in CONCURRENT_MODULES:
+            item.add_marker(pytest.mark.concurrent)
+        if module in BUILT_SITE_MODULES:
+            item.add_marker(pytest.mark.xdist_group("built_site"))
+
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> Path:
