@@ -57,3 +57,23 @@ def test_tiling_cuts_simulated_misses_by_at_least_the_origin_pages_40_percent(re
     tiled = simulate(ref.blocked_matmul_trace(n, n, n, block=32), L1)
     assert tiled.misses <= 0.6 * naive.misses
     assert tiled.compulsory_misses == naive.compulsory_misses, "both touch the same lines"
+
+
+@pytest.mark.parametrize("call", [
+    lambda ref: ref.matmul_trace(4, 4, 4, order="iik"),
+    lambda ref: ref.matmul_trace(4, 4, 4, order="IJK"),
+    lambda ref: ref.matmul_trace(0, 4, 4),
+    lambda ref: ref.matmul_trace(4, 4, 2.5),
+    lambda ref: ref.matmul_trace(4, 4, 4, itemsize=0),
+    lambda ref: ref.blocked_matmul_trace(4, 4, 4, block=0),
+    lambda ref: ref.blocked_matmul_trace(4, 4, 4, block=2.5),
+    lambda ref: ref.blocked_matmul_trace(4, 4, 4, block=True),
+    lambda ref: ref.blocked_matmul_trace(4, -1, 4),
+], ids=["order", "order case", "n=0", "p=2.5", "itemsize=0", "block=0", "block=2.5", "block=True", "m=-1"])
+def test_trace_functions_refuse_bad_arguments_with_value_error(ref, call):
+    with pytest.raises(ValueError):
+        call(ref)
+
+
+def test_a_block_larger_than_the_matrices_is_one_tile(ref):
+    np.testing.assert_array_equal(ref.blocked_matmul_trace(3, 2, 4, block=50), ref.matmul_trace(3, 2, 4, order="ikj"))
