@@ -1,4 +1,5 @@
-"""Helpers that hidden tests import to place objects inside the submission's process.
+"""The one module hidden tests import from: checks, speed checks, and helpers that place
+objects inside the submission's process.
 
 While the grader runs a test cell, student-defined names are proxies to a separate
 process, and arguments travel there as copies. A test that needs one object shared by
@@ -9,8 +10,19 @@ a plain notebook, they do the obvious local thing, so the same test runs in both
 
 from __future__ import annotations
 
-from autograder.sandbox import ref_of
+from autograder.anticheat import assert_no_blas, hand_written_problems, numba_functions_behind
+from autograder.cells import python_source
+from autograder.compare import assert_matches, case_seed, describe_case
+from autograder.sandbox import Remote, process_of, ref_of
 from autograder.session import current
+from autograder.speed import Credit, speed_check
+
+# Everything a hidden test imports comes from here; the modules behind it are private.
+__all__ = [
+    "Credit", "Remote", "assert_matches", "assert_no_blas", "case_seed", "describe_case",
+    "hand_written_problems", "numba_functions_behind", "process_of", "python_source", "remote",
+    "remote_call", "speed_check", "submission_source",
+]
 
 
 def submission_source() -> str:

@@ -117,3 +117,11 @@ def test_visible_speed_cells_measure_with_coursekit(assignment):
     assert "measure_speedup(" in visible and "predicted_credit(" in visible
     assert "time.perf_counter()" not in visible, "a one-shot timing next to the graded one misleads"
     assert not re.search(r"^(MIN_TIMING_SECONDS|ROUNDS) = ", visible, re.M), "no copy of the grader's constants"
+
+
+def test_inside_the_grader_a_visible_cell_does_not_time_the_pipe():
+    """The grader's test cells see a student's functions as proxies: timing them there
+    would time the transfer of their inputs, so the student's own comparison is left out."""
+    with speedcheck.left_to_the_grader(), pytest.raises(speedcheck.NotTimedWhileGrading, match="graded check"):
+        measure_speedup(np.sum, np.sum, lambda seed: (np.ones(10),))
+    assert measure_speedup(np.sum, np.sum, lambda seed: (np.ones(10),)).median > 0  # and outside, it times
