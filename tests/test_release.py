@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 
 from autograder.config import CODE_STUB
-from autograder.defaults import ASSIGNMENTS_DIR
+from autograder.defaults import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.release import assignment_names, sync_diff, write_release
 from course_cli import run_cli
 
@@ -44,3 +46,10 @@ def test_check_sync_reports_a_stale_release(tmp_path):
 
 def test_check_sync_command_passes_on_the_repository():
     assert "matches" in run_cli("check-sync").stdout
+
+
+def test_hidden_tests_import_the_grader_only_through_its_public_module():
+    """autograder.testing is the hidden tests' whole interface: the modules behind it may change."""
+    for source in sorted(SOLUTIONS_DIR.glob("*/*.md")):
+        imported = set(re.findall(r"^\s*(?:from|import) (autograder[\w.]*)", source.read_text(), re.M))
+        assert imported <= {"autograder.testing"}, f"{source.name} imports {sorted(imported)}"
