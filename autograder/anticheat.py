@@ -21,13 +21,44 @@ DYNAMIC_BUILTINS = {"eval", "exec", "__import__", "compile", "getattr"}
 DYNAMIC_ATTRIBUTES = {"import_module", "__import__", "getattr", "attrgetter", "methodcaller"}
 
 
-def _is_harmless_getattr(call: ast.Call) -> bool:
-    """getattr(obj, "literal"[, default]) with a literal that names no BLAS function."""
-    return (len(call.args) >= 2 and isinstance(call.args[1], ast.Constant)
-            and isinstance(call.args[1].value, str) and call.args[1].value not in BLAS_NAMES)
+# Names through which any module, and so BLAS, can be reached without an import statement.
+MODULE_ROUTES = {"sys", "globals", "vars", "locals", "builtins", "__builtins__"}
 
 
-def _scan(node: ast.AST) -> list[str]:
+def _module_names(tree: ast.AST) -> set[str]:
+    """Names that may hold a module: every import's bound name, the routes to any module,
+    and names assigned from those (`m = np`, `la = np.linalg`, `mods = sys.modules`)."""
+    names = set(MODULE_ROUTES)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and _root_name(node.value) in names:
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """`np` for `np`, `np.linalg`, `sys.modules["numpy"]` or `vars(np)`; None for anything else."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _is_harmless_getattr(call: ast.Call, module_names: set[str]) -> bool:
+    """getattr(obj, "literal"[, default]) with a literal that names no BLAS function, or
+    getattr with a computed name on an object that cannot be a module (reading a student's
+    own object's attributes, as a memory walker does, picks no function from a library)."""
+    if len(call.args) < 2:
+        return False
+    name = call.args[1]
+    if isinstance(name, ast.Constant) and isinstance(name.value, str):
+        return name.value not in BLAS_NAMES
+    root = _root_name(call.args[0])
+    return root is not None and root not in module_names
+
+
+def _scan(node: ast.AST, module_names: set[str]) -> list[str]:
     """BLAS calls and dynamic calls anywhere below `node`.
 
     Bare names are not BLAS by themselves: a local variable may be called `dot` or `inner`.
@@ -35,7 +66,7 @@ def _scan(node: ast.AST) -> list[str]:
     """
     harmless = {id(call.func) for call in ast.walk(node)
                 if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-                and call.func.id == "getattr" and _is_harmless_getattr(call)}
+                and call.func.id == "getattr" and _is_harmless_getattr(call, module_names)}
     found = []
     for child in ast.walk(node):
         if isinstance(child, (ast.BinOp, ast.AugAssign)) and isinstance(child.op, ast.MatMult):
@@ -69,15 +100,18 @@ def blas_uses(source: str) -> list[str]:
     except SyntaxError as exc:
         return [f"line {exc.lineno}: the code does not parse, so it cannot be checked"]
     found = []
-    for node in ast.walk(tree):
+    modules = _module_names(tree)
+    where: dict[str, str] = {}  # each use, named by the innermost function or class holding it
+    for node in ast.walk(tree):  # outer definitions come before the ones nested in them
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            found += _scan(node)
+            for use in _scan(node, modules):
+                where[use] = f"{use} (in {node.name})" if hasattr(node, "name") else where.get(use, use)
         elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_blas(node):
             names = [alias.name for alias in node.names] + [getattr(node, "module", None) or ""]
             found.append(f"line {node.lineno}: import of {', '.join(n for n in names if n)}")
         elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.Attribute, ast.Name)):
-            found += _scan(node.value)
-    return sorted(set(found), key=lambda text: int(text.split(":")[0].split()[1]))
+            found += _scan(node.value, modules)
+    return sorted({*found, *where.values()}, key=lambda text: int(text.split(":")[0].split()[1]))
 
 
 def assert_no_blas(source: str) -> None:

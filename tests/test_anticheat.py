@@ -17,6 +17,9 @@ from autograder.anticheat import assert_no_blas, blas_uses, hand_written_problem
     ("import numpy as np\ndef f(A, B, name='dot'):\n    return getattr(np, name)(A, B)", "getattr"),
     ("import numpy as np\ndef f(A, B):\n    return getattr(np, 'matmul')(A, B)", "getattr"),
     ("def f(A, B):\n    return eval('A @ B')", "eval"),
+    ("import numpy\nm = numpy\ndef f(A, B, name='dot'):\n    return getattr(m, name)(A, B)", "getattr"),
+    ("import sys\ndef f(A, B, name='dot'):\n    return getattr(sys.modules['numpy'], name)(A, B)", "getattr"),
+    ("import numpy as np\ndef f(A, B, name='dot'):\n    return getattr(vars(np)['linalg'], name)(A, B)", "getattr"),
     ("import importlib\ndef f(A, B):\n    return importlib.import_module('numpy').dot(A, B)", ".import_module"),
     ("import operator, numpy\ndef f(A, B):\n    return operator.attrgetter('d' + 'ot')(numpy)(A, B)", ".attrgetter"),
 ])
@@ -31,12 +34,19 @@ def test_blas_and_hidden_blas_are_found(source, found):
     "def f(A, B):\n    rows, inner = A.shape\n    dot = 0.0\n    for k in range(inner):\n"
     "        dot += A[0, k] * B[k, 0]\n    return dot",
     "def size(obj):\n    return getattr(obj, 'nbytes', 0) + len(getattr(obj, '__dict__', {}))",
+    # A memory walker reads a student's own object's attributes by name: no function is picked.
+    "def walk(obj):\n    return [getattr(obj, name) for name in getattr(type(obj), '__slots__', ())]",
     "import re\nPATTERN = re.compile('x')\ndef f(text):\n    return re.compile('y').match(text)",
     "import numpy as np\nA = np.ones((2, 2))\nprint(np.allclose(A @ A, 2))  # top-level checks are the student's own",
 ])
 def test_ordinary_code_is_left_alone(source):
     assert blas_uses(source) == []
     assert_no_blas(source)
+
+
+def test_each_finding_names_the_function_it_is_in():
+    uses = blas_uses("def outer(A):\n    def inner(B):\n        return A @ B\n    return inner")
+    assert uses == ["line 3: the @ operator (in inner)"]
 
 
 def test_code_that_does_not_parse_is_reported():
