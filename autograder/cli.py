@@ -81,8 +81,13 @@ def _calibrate(args) -> int:
     calibration = calibrate(args.assignment, args.course_dir, runs=args.runs,
                             cell_timeout=args.cell_timeout, call_timeout=args.call_timeout)
     for check, threshold in sorted(calibration.checks.items()):
-        print(f"{check}: reference {threshold.reference_speedup:.2f}x -> full credit from "
-              f"{threshold.full_credit:.2f}x, none at or below {threshold.zero_credit:.2f}x")
+        if threshold.judged:
+            print(f"{check}: reference {threshold.reference_speedup:.2f}x -> full credit from "
+                  f"{threshold.full_credit:.2f}x, none at or below {threshold.zero_credit:.2f}x")
+        else:
+            print(f"{check}: reference {threshold.reference_speedup:.2f}x -> NOT JUDGED on this machine: "
+                  f"{threshold.not_judged_reason()}. Every correct kernel gets this check's points here; to "
+                  f"judge it, calibrate and grade on a machine (or a quieter moment) where it can be judged.")
     print(f"wrote {calibration_path(args.course_dir)} for {calibration.machine['cpu_model']} "
           f"(fingerprint {calibration.fingerprint})")
     return OK
@@ -101,7 +106,8 @@ def _grade(args) -> int:
         from autograder.distributed import DaskGrading
 
         cluster = DaskGrading(workers=args.workers, scheduler=args.scheduler)
-    results = _grader(args).grade_all(args.submissions, force=args.force, cluster=cluster)
+    grader = _grader(args)
+    results = grader.grade_all(args.submissions, force=args.force, cluster=cluster)
     width = max(len(r.student_id) for r in results)
     print(f"\n{'student'.ljust(width)}  score      problem")
     for r in results:
@@ -112,6 +118,13 @@ def _grade(args) -> int:
     if failures:
         print(f"The grader failed on {failures} submission(s); tracebacks in "
               f"{args.course_dir / ERROR_LOG}")
+    calibration_file = grader.config.IsolatedExecute.get("calibration_file")
+    if calibration_file:
+        from autograder.thresholds import Calibration
+
+        for check, threshold in sorted(Calibration.load(calibration_file).not_judged().items()):
+            print(f"NOT JUDGED on this machine: {check} ({threshold.not_judged_reason()}); "
+                  f"every correct kernel got its points")
     return GRADED_WITH_PROBLEMS if problems else OK
 
 

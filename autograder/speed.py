@@ -92,6 +92,9 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
         return Credit(1.0, measured + " - recorded for calibration")
     if threshold is None:
         return Credit(1.0, measured + " - not judged outside the grader")
+    if not threshold.judged:
+        return Credit(1.0, f"{measured}. Not judged on this machine: {threshold.not_judged_reason()}, so "
+                           f"the points go to every correct kernel.")
     credit = threshold.credit(speedup)
     verdict = ("full credit" if credit == 1 else "no credit" if credit == 0 else f"{credit:.0%} of the credit")
     return Credit(credit, f"{measured}. Full credit from {threshold.full_credit:.2f}x, none at or "

@@ -27,7 +27,14 @@ BUILT_SITE_MODULES = {"test_book", "test_leaks", "test_site_browser"}
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    # A test marked host_only runs for the host target only: its other targets are not
+    # collected (deselected, not skipped: nothing CI should run is left out).
+    other_targets = [item for item in items if item.get_closest_marker("host_only")
+                     and getattr(item, "callspec", None) and item.callspec.params.get("target", "host") != "host"]
+    if other_targets:
+        config.hook.pytest_deselected(items=other_targets)
+        items[:] = [item for item in items if item not in other_targets]
     for item in items:
         module = item.module.__name__ if item.module else ""
         if module in CONCURRENT_MODULES:

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from autograder.thresholds import MIN_REFERENCE_SPEEDUP, Calibration
 from course_cli import run_cli
 from cpu_targets import emits_zmm, environment
 from student_work import (
@@ -87,9 +88,17 @@ def test_the_avx2_target_takes():
     assert not emits_zmm("avx2")
 
 
+def _judged(course) -> bool:
+    """Whether this machine can tell tiles from a reorder: on AVX2-only EPYCs the untiled loop
+    is already compute-bound beyond the caches (the reference measured 0.96-1.00x there)."""
+    return Calibration.load(course / "calibration.json").checks[CHECK].judged
+
+
 def test_calibration_names_the_machine_and_the_sizes(course):
     data = json.loads((course / "calibration.json").read_text())
-    assert data["machine"]["fingerprint"] and data["checks"][CHECK]["reference_speedup"] > 1.2
+    reference = data["checks"][CHECK]["reference_speedup"]
+    assert data["machine"]["fingerprint"] and reference > 0
+    assert _judged(course) == (reference >= MIN_REFERENCE_SPEEDUP)
 
 
 def test_reference_solution_gets_full_marks(graded):
@@ -97,17 +106,19 @@ def test_reference_solution_gets_full_marks(graded):
     assert float(rows["full"]["score"]) == float(rows["full"]["max_score"])
 
 
-def test_a_reorder_without_tiles_gets_no_blocking_points(graded, course, target):
+def test_a_reorder_without_tiles_gets_no_blocking_points_where_the_machine_can_judge(graded, course, target):
     _, rows = graded
     assert float(rows["reorder"][CORRECT]) == 4 and float(rows["reorder"]["test_matmul_ikj"]) == 2
-    assert float(rows["reorder"][SPEED]) == 0, f"a loop reorder earned blocking points on {target}"
     feedback = (course / "feedback" / "reorder" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    if not _judged(course):  # no verdict rather than a wrong one, and the page says so
+        assert float(rows["reorder"][SPEED]) == 4 and "Not judged on this machine" in feedback
+        return
+    assert float(rows["reorder"][SPEED]) == 0, f"a loop reorder earned blocking points on {target}"
     assert "an i, k, j kernel without tiles" in feedback and "no credit" in feedback
 
 
+@pytest.mark.host_only  # refused by reading the source, on any CPU
 def test_blas_in_the_kernel_earns_nothing_for_it(graded, course, target):
-    if target != "host":
-        pytest.skip("refused by reading the source, on any CPU: graded on the host only")
     _, rows = graded
     assert float(rows["blas"][CORRECT]) == 0
     assert float(rows["blas"][SPEED]) == 0
@@ -115,18 +126,18 @@ def test_blas_in_the_kernel_earns_nothing_for_it(graded, course, target):
     assert "without BLAS" in feedback and "the @ operator" in feedback
 
 
+@pytest.mark.host_only  # raises on any CPU
 def test_the_stub_scores_zero(graded, target):
-    if target != "host":
-        pytest.skip("raises on any CPU: graded on the host only")
     _, rows = graded
     assert float(rows["stub"]["score"]) == 0
 
 
-def test_every_speed_verdict_is_the_expected_one_every_time(graded, target):
+def test_every_speed_verdict_is_the_expected_one_every_time(graded, course, target):
     _, rows = graded
+    expected = EXPECTED_SPEED if _judged(course) else {**EXPECTED_SPEED, "reorder": 4}
     for student_id, row in rows.items():
         student = student_id.split("_")[0]
-        assert float(row[SPEED]) == EXPECTED_SPEED[student], f"{student_id} on {target}: {row[SPEED]} speed points"
+        assert float(row[SPEED]) == expected[student], f"{student_id} on {target}: {row[SPEED]} speed points"
     for student in SUBMISSIONS:
         copies = [row["score"] for student_id, row in rows.items() if student_id.split("_")[0] == student]
         assert len(set(copies)) == (student in _class(target)), f"{student} on {target}: scores {copies}"
@@ -134,16 +145,15 @@ def test_every_speed_verdict_is_the_expected_one_every_time(graded, target):
         assert all(sum(student_id.split("_")[0] == student for student_id in rows) == COPIES for student in MEASURED)
 
 
+@pytest.mark.host_only  # the same on every target
 def test_grading_without_calibration_stops_with_a_reason(tmp_path, target):
-    if target != "host":
-        pytest.skip("the same on every target")
-    result = run_cli("grade", ASSIGNMENT, tmp_path, "--course-dir", tmp_path / "c", check=False)
+    write_submission(tmp_path / "subs", "stub", released_notebook(ASSIGNMENT), NOTEBOOK)
+    result = run_cli("grade", ASSIGNMENT, tmp_path / "subs", "--course-dir", tmp_path / "c", check=False)
     assert result.returncode == 1 and "autograder calibrate matmul" in result.stderr
 
 
+@pytest.mark.host_only  # the same on every target
 def test_a_calibration_from_another_machine_is_refused_unless_forced(course, tmp_path, target):
-    if target != "host":
-        pytest.skip("the same on every target")
     other = tmp_path / "course"
     other.mkdir()
     data = json.loads((course / "calibration.json").read_text())
