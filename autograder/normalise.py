@@ -73,7 +73,8 @@ def _restore(cell, released, notes: list[str]) -> nbformat.NotebookNode:
     restored = copy.deepcopy(released)
     restored["id"] = cell.get("id", released.get("id"))
     if cell.source != released.source or cell.metadata.get("nbgrader") != released.metadata["nbgrader"]:
-        notes.append(f"cell {_grade_id(released)!r} was restored as released")
+        notes.append(f"cell {_grade_id(released)!r} differs from the released one (edited, or from an "
+                     f"earlier copy of the assignment) and was graded as released")
     return restored
 
 

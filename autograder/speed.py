@@ -83,7 +83,8 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
         raise
     measured_speedup = measure(candidate_side, baseline_side, student)
     speedup = measured_speedup.median
-    measured = (f"{check_id}: {speedup:.2f}x faster than {baseline_name} (median of {ROUNDS} "
+    pace = f"{speedup:.2f}x faster than" if speedup >= 1 else f"{speedup:.2f}x the speed of (slower than)"
+    measured = (f"{check_id}: {pace} {baseline_name} (median of {ROUNDS} "
                 f"interleaved rounds, spread {measured_speedup.spread:.0%}, input seed {seed})")
     if measured_speedup.warning:
         measured += f" (warning: {measured_speedup.warning})"
