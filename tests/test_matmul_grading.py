@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from autograder.thresholds import MIN_REFERENCE_SPEEDUP, Calibration
+from autograder.thresholds import MIN_REFERENCE_SPEEDUP_FOR, Calibration
 from course_cli import run_cli
 from cpu_targets import emits_zmm, environment
 from student_work import (
@@ -98,7 +98,7 @@ def test_calibration_names_the_machine_and_the_sizes(course):
     data = json.loads((course / "calibration.json").read_text())
     reference = data["checks"][CHECK]["reference_speedup"]
     assert data["machine"]["fingerprint"] and reference > 0
-    assert _judged(course) == (reference >= MIN_REFERENCE_SPEEDUP)
+    assert _judged(course) == (reference >= MIN_REFERENCE_SPEEDUP_FOR[CHECK])
 
 
 def test_reference_solution_gets_full_marks(graded):

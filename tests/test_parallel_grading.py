@@ -40,12 +40,12 @@ def _naive_kernel(source: str) -> str:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A calibrated course directory. With one usable core no prange speedup exists, and
-    the check is recorded as not judged; with two or more, it must be judged."""
+    """A calibrated course directory. With one usable core no prange speedup exists, so the
+    check cannot be judged; with two, it is judged where the reference shows its speedup."""
     course = tmp_path_factory.mktemp("course")
     assert f"{SPEED_CHECK}: reference" in calibrate(ASSIGNMENT, course).stdout
     judged = Calibration.load(course / "calibration.json").checks[SPEED_CHECK].judged
-    assert judged == (usable_threads() >= 2), f"prange judged: {judged} on {usable_threads()} usable cores"
+    assert usable_threads() >= 2 or not judged, "a prange speedup judged on one core"
     return course
 
 
