@@ -44,14 +44,18 @@ class Threshold:
     reference_speedup: float
     full_credit: float
     zero_credit: float
-    judged: bool = True  # False: this machine cannot tell the kernels apart (see MIN_REFERENCE_SPEEDUP)
     minimum: float = MIN_REFERENCE_SPEEDUP  # the reference speedup the check needs to be judged
 
     @classmethod
     def from_reference(cls, speedup: float, minimum: float = MIN_REFERENCE_SPEEDUP) -> Threshold:
         if not speedup >= minimum:
-            return cls(speedup, 0.0, 0.0, judged=False, minimum=minimum)  # no thresholds: see credit()
+            return cls(speedup, 0.0, 0.0, minimum=minimum)  # no thresholds: see credit()
         return cls(speedup, *thresholds(speedup), minimum=minimum)
+
+    @property
+    def judged(self) -> bool:
+        """False where this machine cannot tell the kernels apart (see MIN_REFERENCE_SPEEDUP)."""
+        return self.reference_speedup >= self.minimum
 
     def credit(self, speedup: float) -> float:
         """The share earned; a check this machine cannot judge costs a correct kernel nothing."""
