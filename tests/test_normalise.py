@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -91,3 +93,15 @@ def test_random_mutations_become_gradable(seed, tmp_path):
     first = normalise(submitted, RELEASED).notebook
     _check(first)
     assert normalise(submitted, RELEASED).notebook == first, "the same file must stage the same"
+
+
+def test_the_grader_still_validates_notebooks_without_the_slow_iri_checker():
+    """autograder keeps jsonschema from building its IRI parsers (2 s a process); nbformat
+    still refuses a notebook that breaks its schema."""
+    script = ("import sys, autograder, nbformat\n"
+              "nb = nbformat.v4.new_notebook(); nb.cells.append(nbformat.v4.new_code_cell('1'))\n"
+              "nbformat.validate(nb); del nb.cells[0]['outputs']\n"
+              "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('refused')\n"
+              "print(sys.modules['rfc3987_syntax'])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["refused", "None"]

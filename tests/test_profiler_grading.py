@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cpu_targets import TARGETS, environment
+from cpu_targets import GRADED_TARGETS, environment
 from student_work import appended, grade_class, student_notebook
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ EXPECTED = {  # student -> test cell -> points
 }
 
 
-@pytest.fixture(scope="module", params=list(TARGETS))
+@pytest.fixture(scope="module", params=GRADED_TARGETS)
 def gradings(request, tmp_path_factory):
     """(target, course, rows): on the host, COPIES of each submission in one class."""
     target = request.param
