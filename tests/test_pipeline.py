@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import zipfile
 
@@ -117,3 +118,11 @@ def test_empty_zip_is_a_clear_error(tmp_path):
     result = run_cli("grade", ASSIGNMENT, archive, "--course-dir", tmp_path / "course", check=False)
     assert result.returncode == 1
     assert "holds no submissions" in result.stderr
+
+
+def test_the_export_command_writes_the_class_as_read_here(graded, tmp_path):
+    course, _, rows = graded
+    result = run_cli("export", ASSIGNMENT, "--course-dir", course, "-o", tmp_path / "grades.csv")
+    assert result.stdout.strip() == f"wrote {len(rows)} rows to {tmp_path / 'grades.csv'}"
+    with (tmp_path / "grades.csv").open() as handle:
+        assert {row["student_id"]: row for row in csv.DictReader(handle)} == rows
