@@ -18,8 +18,8 @@ from coursekit.speedcheck import credit_share, thresholds
 
 # A reference solution must beat its baseline by at least this much on the grading
 # machine for the check to tell an optimised kernel from an unoptimised one. Below it the
-# machine cannot judge the check (one core for a prange check; a CPU whose untiled loop is
-# already compute-bound, as on AVX2-only EPYCs for the blocking check): thresholds there
+# machine cannot judge the check (one core for a prange check; a CPU where the untiled loop
+# keeps pace with tiles, as on AVX2-only EPYCs for the blocking check): thresholds there
 # would be noise, so the check is recorded as not judged and says so in every verdict.
 MIN_REFERENCE_SPEEDUP = 1.2
 # Checks whose reference varies more between gradings than that minimum allows for. Full

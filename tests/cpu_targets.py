@@ -3,7 +3,8 @@
 numba compiles for the CPU that NUMBA_CPU_NAME and NUMBA_CPU_FEATURES name. The name
 alone keeps the host's features (AVX-512 ones included: LLVM then emits zmm code for Zen 4,
 while for Intel's AVX-512 cores it prefers 256-bit vectors but may use AVX-512 instructions
-on them), so the AVX2-only target spells out Haswell's features; `emits_zmm` checks that the target took.
+on them), so the AVX2-only target spells out Haswell's features; `emits_zmm` checks that
+the target took.
 On a host without AVX-512 the host target is already an AVX2 one: only it is graded there.
 """
 
@@ -23,7 +24,6 @@ TARGETS = {
     "host": {},
     "avx2": {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": HASWELL_FEATURES},
 }
-
 
 
 def host_has_avx512() -> bool:
