@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
@@ -26,16 +24,8 @@ from autograder.reports import gradebook_url
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
-def _put_venv_tools_on_path() -> None:
-    """nbgrader's gradebook runs the `alembic` executable by name: find ours."""
-    tools = str(Path(sys.executable).parent)
-    if tools not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
-
-
 def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT,
                     call_timeout: float = CALL_TIMEOUT) -> Config:
-    _put_venv_tools_on_path()
     course_dir = Path(course_dir).resolve()
     c = Config()
     c.CourseDirectory.root = str(course_dir)
@@ -60,7 +50,6 @@ def nbgrader_config(course_dir: Path, cell_timeout: int = TEST_CELL_TIMEOUT,
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor,
                                         ClearHiddenTestsFromTestCells]
     return c
-
 
 
 def recording_config(config: Config, incoming_directory: str) -> Config:

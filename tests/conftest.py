@@ -18,7 +18,7 @@ from cpu_targets import GRADED_TARGETS, TARGETS
 # A new module is serial until it is listed here.
 CONCURRENT_MODULES = {
     "test_anticheat", "test_binder", "test_book", "test_cachesim", "test_cli", "test_compare",
-    "test_digits", "test_leaks", "test_loop_orders", "test_machine", "test_matmul_reference",
+    "test_digits", "test_gradebook", "test_leaks", "test_loop_orders", "test_machine", "test_matmul_reference",
     "test_normalise", "test_numformats", "test_release", "test_relu_tuning", "test_simd_reference",
     "test_site_browser", "test_student_release", "test_timing",
 }
@@ -50,6 +50,7 @@ def built_site(tmp_path_factory) -> Path:
     Uses the same flags as `make book` (-W -n --keep-going), so any cell error or Sphinx
     warning fails here, with execution forced so that no cache hides a broken chapter.
     """
+    _claim_the_only_build(tmp_path_factory)
     out = tmp_path_factory.mktemp("site")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "force"
@@ -66,6 +67,21 @@ def built_site(tmp_path_factory) -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed:\n{log[-6000:]}"
     return out / "_build" / "html"
+
+
+def _claim_the_only_build(tmp_path_factory) -> None:
+    """Fail if another pytest-xdist worker of this run built the site too: BUILT_SITE_MODULES
+    must share one worker (`--dist loadgroup`, which pytest 9.2 breaks: pytest-xdist#1386)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return
+    claim = tmp_path_factory.getbasetemp().parent / "built_site.worker"  # shared by the run's workers
+    try:
+        with claim.open("x") as handle:
+            handle.write(worker)
+    except FileExistsError:
+        raise AssertionError(f"the site was built on {claim.read_text()} and again on {worker}: "
+                             f"the built-site tests are no longer grouped on one worker") from None
 
 
 def pytest_report_header(config):
