@@ -46,6 +46,14 @@ from autograder.protocol import (
 from autograder.submission_cgroup import CgroupUnavailable, SubmissionCgroup, nproc_limit
 from autograder.wire import ProtocolError, WorkerGone, WorkerTimeout, load_reply, read_frame, write_frame
 
+# Variables that tune the C allocator and library thread pools, which tools set in the
+# processes they start: Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 and the three
+# *_NUM_THREADS=1 in every worker (`distributed.nanny.pre-spawn-environ`). Inherited by the
+# submission and the baseline, the trim threshold alone made the reference ReLU 0.2x its
+# scalar baseline instead of 3.5x. Neither a calibration nor a grading passes them on, so
+# both time kernels under the same settings, serially or on any cluster.
+TUNING_VARIABLES = ("GLIBC_TUNABLES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+TUNING_PREFIXES = ("MALLOC_",)
 # How much of the worker's own stderr (faulthandler, numba fatal errors) a crash
 # report quotes: enough for the last traceback, not a flood.
 CRASH_TAIL_CHARS = 3000
@@ -149,6 +157,12 @@ class _Suspended:
             pass
 
 
+def timed_environment() -> dict[str, str]:
+    """The grader's environment without the allocator and thread-pool tuning variables."""
+    return {name: value for name, value in os.environ.items()
+            if name not in TUNING_VARIABLES and not name.startswith(TUNING_PREFIXES)}
+
+
 def _set_limits(limits: Limits, cgroup: SubmissionCgroup | None, nproc: int | None) -> None:
     """Runs in the child before exec: the limits bind the worker and all it starts."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -200,7 +214,7 @@ class StudentProcess:
             ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib"),
             ("NUMBA_CACHE_DIR", "numba"), ("XDG_CACHE_HOME", "cache"), ("TMPDIR", "tmp"))}
         os.mkdir(scratch["TMPDIR"])
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONFAULTHANDLER="1", **scratch)
+        env = dict(timed_environment(), MPLBACKEND="Agg", PYTHONFAULTHANDLER="1", **scratch)
         try:
             rules = confinement.rules_for(self._workdir, confinement.protected_paths())
             env[confinement.ENV_VARIABLE] = json.dumps(rules)

@@ -159,3 +159,21 @@ def test_reply_records_cross_the_pipe_as_plain_tuples_and_come_back_equal():
         assert decode_reply(wire) == reply
     with pytest.raises(ValueError):
         decode_reply(("Exec", "import os"))
+
+
+def test_the_process_does_not_inherit_allocator_or_thread_pool_tuning(monkeypatch):
+    """A Dask worker's environment must not reach the timed processes: calibration ran without it."""
+    import dask
+    import distributed  # noqa: F401 - loads its defaults into dask.config
+
+    dask_sets = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    assert dask_sets, "Dask's nanny no longer tunes its workers: look again at what it sets"
+    tuning = {**dask_sets, "MALLOC_ARENA_MAX": 2, "GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}
+    for name, value in tuning.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("KERNELS_KEPT", "yes")
+    with StudentProcess(Limits(call_timeout=10)) as process:
+        define(process, "import os\nseen = dict(os.environ)")
+        seen = process.get("seen")
+    assert seen["KERNELS_KEPT"] == "yes", "the rest of the environment is passed on"
+    assert not tuning.keys() & seen.keys(), f"inherited: {sorted(tuning.keys() & seen.keys())}"

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "simd"
 SPEED_CHECKS = ("simd.relu_vs_scalar", "simd.relu_vs_copy")
 SPEED_CELLS = ("test_relu_vs_scalar", "test_relu_vs_copy")
-# Gradings of the same submissions in a row for the stability test (the first is `graded`).
-STABILITY_GRADINGS = 3
+# How the stability test grades the same submissions again (the first grading is `graded`):
+# serially, then on a local Dask cluster, whose workers time kernels beside each other's
+# grading and in the environment Dask gives its workers.
+REGRADE_OPTIONS = ((), ("--workers", "2"))
 # What the stability test grades again: the reference and the submissions whose speed
 # verdicts are decided by measurement (the others fail a correctness test before any timing).
 STABILITY_STUDENTS = ("full", "scalar", "decoy")
@@ -264,12 +266,13 @@ def test_both_thresholds_come_from_a_reference_clearly_faster_than_its_baseline(
 
 @pytest.mark.parametrize("target", ["host"], indirect=True)  # one target keeps the suite short
 def test_grading_again_changes_no_score(target, course, graded, tmp_path_factory):
-    """The reference and the planted submissions timed again: every score stays the same."""
+    """The reference and the planted submissions timed again, serially and on a Dask
+    cluster of two workers: every score stays the same."""
     notebooks = {student: nb for student, nb in _notebooks().items() if student in STABILITY_STUDENTS}
     folder, again = tmp_path_factory.mktemp("stability"), tmp_path_factory.mktemp("course-again")
     shutil.copy(course / "calibration.json", again)  # the same thresholds, a gradebook of these only
-    for _ in range(STABILITY_GRADINGS - 1):
-        rows = grade_class(ASSIGNMENT, notebooks, folder, again, "--force", env=environment(target))[1]
+    for options in REGRADE_OPTIONS:
+        rows = grade_class(ASSIGNMENT, notebooks, folder, again, "--force", *options, env=environment(target))[1]
         for student in STABILITY_STUDENTS:
             assert rows[student]["score"] == graded[student]["score"], \
-                f"{student}: {graded[student]['score']} then {rows[student]['score']}"
+                f"{student}: {graded[student]['score']} then {rows[student]['score']} (options {options})"
