@@ -9,8 +9,8 @@ gradebook is not safe with several writers. It records each outcome as it arrive
 nbgrader's own SaveAutoGrades, so an interrupted run leaves a consistent gradebook and
 the next run grades only what was not recorded.
 
-Speed checks take the machine-wide timing lock (`autograder.speed`), so on one machine
-at most one kernel is timed at a time while correctness checks go on in other workers.
+Speed checks time alone on their machine (`autograder.machine_lock`): the other workers'
+grading and the client's recording pause while a kernel is timed, and go on otherwise.
 A worker judges speed against the calibration measured on its own machine
 (fingerprint); the course keeps one per machine in `calibrations/`.
 """
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder import machine_lock
 from autograder.calibrate import CALIBRATION_FILE, calibrate, calibration_path, speed_check_ids
 from autograder.submissions import Submission
 from coursekit.machine import describe_machine
@@ -260,7 +261,8 @@ class DaskGrading:
             (folder / f"{fingerprint}.json").write_bytes(calibration)
         problem, grader_error = outcome.problem, outcome.grader_error
         try:
-            grader.record_autograded(student, outcome.autograded, outcome.feedback)
+            with machine_lock.shared():  # the workers' timings wait for it, not beside it
+                grader.record_autograded(student, outcome.autograded, outcome.feedback)
         except Exception as exc:  # noqa: BLE001
             grader_error = True
             problem = grader.log_failure(student, "recording the worker's grades", exc)

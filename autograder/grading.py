@@ -28,6 +28,7 @@ from nbformat.v4 import new_markdown_cell
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
+from autograder import machine_lock
 from autograder.calibrate import calibration_for_grading
 from autograder.config import nbgrader_config, recording_config, write_course_config
 from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
@@ -157,8 +158,9 @@ class ClassGrader:
             problem = self.log_failure(student, "autograding", exc)
             self._grade_untouched(student, problem)
         try:
-            self._require_success(self.api.generate_feedback(self.assignment, student, force=True),
-                                  student)
+            with machine_lock.shared():
+                self._require_success(self.api.generate_feedback(self.assignment, student, force=True),
+                                      student)
         except Exception as exc:  # noqa: BLE001
             grader_error = True
             feedback_problem = self.log_failure(student, "writing the feedback", exc)

@@ -1,5 +1,5 @@
 """The grader's timing harness: two kernels, each in its own process, timed by the
-grader's clock in interleaved rounds (coursekit's loop), one machine-wide lock.
+grader's clock in interleaved rounds (coursekit's loop), alone on the machine.
 
 The candidate runs in the submission's process and the baseline in a clean process of
 its own (or both here, outside the grader). Each request is timed around the pipe by a
@@ -9,30 +9,15 @@ submission's process is stopped while the baseline runs, so it cannot slow it do
 
 from __future__ import annotations
 
-import fcntl
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
+from autograder import machine_lock
 from autograder.sandbox import Remote, StudentProcess, ref_of
 from coursekit.speedcheck import Speedup, interleaved_ratios, loops_for
 
-# One lock per machine: two graders never time kernels at the same moment.
-TIMING_LOCK = Path(tempfile.gettempdir()) / "kernels-autograder-timing.lock"
 # Bound when the grader starts, before any submission could patch the time module.
 _CLOCK = time.perf_counter
-
-
-@contextmanager
-def timing_lock() -> Iterator[None]:
-    with TIMING_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class TimedSide:
@@ -80,9 +65,11 @@ def _timed(side: TimedSide, paused: StudentProcess | None) -> float:
 
 
 def measure(candidate: TimedSide, baseline: TimedSide, student: StudentProcess | None) -> Speedup:
-    """Loops calibrated, then ROUNDS interleaved rounds under the machine-wide lock; the
-    submission's process sleeps while the baseline runs."""
-    with timing_lock():
+    """Loops calibrated, then ROUNDS interleaved rounds with the machine to themselves
+    (`machine_lock`); the submission's process sleeps while the baseline runs."""
+    with machine_lock.exclusive() as waited:
+        if student is not None and student.deadline is not None:
+            student.deadline += waited  # waiting for other graders is not the submission's time
         baseline.calibrate_loops()
         candidate.calibrate_loops()
         return Speedup.from_ratios(interleaved_ratios(lambda: _timed(baseline, student),

@@ -14,6 +14,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode
 
+from autograder import machine_lock
 from autograder.cells import grader_setup_cells, is_instructor_cell, is_test_cell, python_source
 from autograder.defaults import CALL_TIMEOUT
 from autograder.sandbox import Limits, StudentProcess
@@ -102,12 +103,13 @@ class IsolatedExecute(Execute):
                     if process is not None:
                         process.close()
                     process = StudentProcess(self._limits())
-                    try:
-                        self._start_submission(nb, process)
-                    except Exception as exc:
-                        startup_failure = exc
-                    else:
-                        self._bind_names(nb, process, namespace, first)
+                    with machine_lock.shared():
+                        try:
+                            self._start_submission(nb, process)
+                        except Exception as exc:
+                            startup_failure = exc
+                        else:
+                            self._bind_names(nb, process, namespace, first)
                 if startup_failure is not None:
                     self._record(cell, "", startup_failure, None)
                 else:
@@ -184,6 +186,7 @@ class IsolatedExecute(Execute):
             stack.enter_context(contextlib.redirect_stdout(printed))
             stack.enter_context(contextlib.redirect_stderr(printed))
             stack.enter_context(warnings.catch_warnings())
+            stack.enter_context(machine_lock.shared())  # a speed check in it times alone
             try:
                 value = run_source(cell.source, namespace)
             except TEST_FAILURES as exc:  # a failing test is a verdict, not a grader error
