@@ -16,15 +16,19 @@ grader's temporary directory, which a confined submission cannot open (`confinem
 from __future__ import annotations
 
 import fcntl
+import os
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 LOCK_FILE = Path(tempfile.gettempdir()) / "kernels-autograder-machine.lock"
 GATE_FILE = Path(tempfile.gettempdir()) / "kernels-autograder-machine.gate"
+
+
+def _open_for_locking(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
 
 class _MachineLock:
@@ -33,13 +37,15 @@ class _MachineLock:
     def __init__(self) -> None:
         self._depth = 0
         self._exclusive = False
-        self._files_open: tuple[IO[str], IO[str]] | None = None
+        self._fds: tuple[int, int] | None = None
 
-    def _files(self) -> tuple[IO[str], IO[str]]:
-        """The lock and the gate, opened once per process (a lock is held by an open file)."""
-        if self._files_open is None:
-            self._files_open = LOCK_FILE.open("a"), GATE_FILE.open("a")
-        return self._files_open
+    def _files(self) -> tuple[int, int]:
+        """The lock and the gate, opened once per process (a lock is held by an open file).
+        Read-only, created readable by all: flock needs no write access, so graders (and
+        notebooks timing locally) of other users on the machine can open them too."""
+        if self._fds is None:
+            self._fds = _open_for_locking(LOCK_FILE), _open_for_locking(GATE_FILE)
+        return self._fds
 
     @contextmanager
     def shared(self) -> Iterator[None]:

@@ -18,9 +18,10 @@ from cpu_targets import GRADED_TARGETS, TARGETS
 # A new module is serial until it is listed here.
 CONCURRENT_MODULES = {
     "test_anticheat", "test_binder", "test_book", "test_cachesim", "test_cli", "test_compare",
-    "test_digits", "test_gradebook", "test_leaks", "test_machine_lock", "test_loop_orders", "test_machine", "test_matmul_reference",
-    "test_normalise", "test_numformats", "test_release", "test_relu_tuning", "test_simd_reference",
-    "test_site_browser", "test_student_release", "test_timing",
+    "test_digits", "test_gradebook", "test_leaks", "test_loop_orders", "test_machine",
+    "test_machine_lock", "test_matmul_reference", "test_normalise", "test_numformats",
+    "test_release", "test_relu_tuning", "test_simd_reference", "test_site_browser",
+    "test_student_release", "test_timing",
 }
 # Modules that use the session's built site: one xdist worker builds it once for all three.
 BUILT_SITE_MODULES = {"test_book", "test_leaks", "test_site_browser"}
