@@ -24,8 +24,8 @@ ASSIGNMENT = NOTEBOOK = "simd"
 SPEED_CHECKS = ("simd.relu_vs_scalar", "simd.relu_vs_copy")
 SPEED_CELLS = ("test_relu_vs_scalar", "test_relu_vs_copy")
 # How the stability test grades the same submissions again (the first grading is `graded`):
-# serially, then on a local Dask cluster, whose workers time kernels beside each other's
-# grading and in the environment Dask gives its workers.
+# serially, then on a local Dask cluster, whose two workers grade side by side (timing
+# alone, `autograder.machine_lock`) in the environment Dask gives its workers.
 REGRADE_OPTIONS = ((), ("--workers", "2"))
 # What the stability test grades again: the reference and the submissions whose speed
 # verdicts are decided by measurement (the others fail a correctness test before any timing).
