@@ -30,9 +30,10 @@ lint: $(STAMP)
 	$(BIN)/mypy autograder coursekit
 
 # The whole suite in two steps: the tests whose verdicts do not depend on timing on every
-# core (pytest-xdist), then the timing-sensitive ones alone, one at a time.
+# core (pytest-xdist, in the order tests/conftest.py gives, longest first), then the
+# timing-sensitive ones alone, one at a time.
 test: lint
-	$(BIN)/python -m pytest -m concurrent -n auto --dist loadgroup
+	$(BIN)/python -m pytest -m concurrent -n auto --dist loadgroup --no-loadscope-reorder
 	$(BIN)/python -m pytest -m "not concurrent"
 
 # Lint, then every test not marked slow (no book build, no whole-class grading).

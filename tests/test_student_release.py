@@ -16,6 +16,7 @@ from autograder.defaults import ASSIGNMENTS_DIR
 from autograder.student_release import INSTRUCTOR_PAGES, LeakError, build_tree, commit_to_branch
 from course_cli import ROOT
 from student_work import student_notebook
+from xdist_sharing import one_worker_at_a_time
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +63,25 @@ def test_tree_is_committed_to_a_branch_with_history(tree, tmp_path):
 
 @pytest.fixture(scope="module")
 def binder_kernel(tree, tmp_path_factory):
-    """A fresh virtual environment made from the student tree's binder/ alone, as a kernel."""
-    venv = tmp_path_factory.mktemp("binder") / "venv"
+    """A fresh virtual environment made from the student tree's binder/ alone, as a kernel;
+    made once per test run, by the first pytest-xdist worker that needs it."""
+    with one_worker_at_a_time("binder", tmp_path_factory) as shared:
+        kernels, ready = shared / "binder-kernels", shared / "binder.ready"
+        if not ready.exists():
+            _make_binder_kernel(tree, shared / "binder-venv", kernels)
+            ready.touch()
+    os.environ["JUPYTER_PATH"] = str(kernels / "share" / "jupyter")
+    return "binder"
+
+
+def _make_binder_kernel(tree: Path, venv: Path, kernels: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     install = subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt",
                               "ipykernel"], cwd=tree, capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
-    kernels = tmp_path_factory.mktemp("kernels")
     subprocess.run([python, "-m", "ipykernel", "install", "--prefix", str(kernels), "--name", "binder"],
                    check=True, capture_output=True)
-    os.environ["JUPYTER_PATH"] = str(kernels / "share" / "jupyter")
-    return "binder"
 
 
 def _run(nb, kernel_name: str, cwd: Path) -> list[tuple[str, str]]:
