@@ -23,10 +23,10 @@ pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "simd"
 SPEED_CHECKS = ("simd.relu_vs_scalar", "simd.relu_vs_copy")
 SPEED_CELLS = ("test_relu_vs_scalar", "test_relu_vs_copy")
-# How the stability test grades the same submissions again (the first grading is `graded`):
-# serially, then on a local Dask cluster, whose two workers grade side by side (timing
-# alone, `autograder.machine_lock`) in the environment Dask gives its workers.
-REGRADE_OPTIONS = ((), ("--workers", "2"))
+# The class is graded on a local Dask cluster, whose two workers grade side by side (timing
+# alone, `autograder.machine_lock`) in the environment Dask gives its workers; the stability
+# test grades the same submissions again serially and requires the same scores.
+CLUSTER_OPTIONS = ("--workers", "2")
 # What the stability test grades again: the reference and the submissions whose speed
 # verdicts are decided by measurement (the others fail a correctness test before any timing).
 STABILITY_STUDENTS = ("full", "scalar", "decoy")
@@ -177,9 +177,10 @@ def course(target, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(target, course, tmp_path_factory):
-    """student -> their row of the exported grades, graded with numba compiling for `target`."""
+    """student -> their row of the exported grades, graded on a Dask cluster with numba
+    compiling for `target`."""
     folder = tmp_path_factory.mktemp(f"submissions-{target}")
-    return grade_class(ASSIGNMENT, _notebooks(), folder, course, env=environment(target))[1]
+    return grade_class(ASSIGNMENT, _notebooks(), folder, course, *CLUSTER_OPTIONS, env=environment(target))[1]
 
 
 def _feedback(course, student: str) -> str:
@@ -266,13 +267,12 @@ def test_both_thresholds_come_from_a_reference_clearly_faster_than_its_baseline(
 
 @pytest.mark.parametrize("target", ["host"], indirect=True)  # one target keeps the suite short
 def test_grading_again_changes_no_score(target, course, graded, tmp_path_factory):
-    """The reference and the planted submissions timed again, serially and on a Dask
-    cluster of two workers: every score stays the same."""
+    """The reference and the planted submissions timed again, serially this time: every
+    score is the one the Dask cluster gave."""
     notebooks = {student: nb for student, nb in _notebooks().items() if student in STABILITY_STUDENTS}
     folder, again = tmp_path_factory.mktemp("stability"), tmp_path_factory.mktemp("course-again")
     shutil.copy(course / "calibration.json", again)  # the same thresholds, a gradebook of these only
-    for options in REGRADE_OPTIONS:
-        rows = grade_class(ASSIGNMENT, notebooks, folder, again, "--force", *options, env=environment(target))[1]
-        for student in STABILITY_STUDENTS:
-            assert rows[student]["score"] == graded[student]["score"], \
-                f"{student}: {graded[student]['score']} then {rows[student]['score']} (options {options})"
+    rows = grade_class(ASSIGNMENT, notebooks, folder, again, env=environment(target))[1]
+    for student in STABILITY_STUDENTS:
+        assert rows[student]["score"] == graded[student]["score"], \
+            f"{student}: {graded[student]['score']} on the cluster, then {rows[student]['score']} serially"
