@@ -36,9 +36,13 @@ BUILT_SITE_MODULES = {"test_book", "test_leaks", "test_site_browser"}
 # class, say) run once, except these, whose tests run for up to a minute each and are spread
 # over the workers (they share one Binder environment, `xdist_sharing`).
 SPREAD_MODULES = {"test_student_release"}
-# The longest work is handed out first (`--no-loadscope-reorder` keeps this order): the book
-# build, then the student-tree runs, so neither starts when everything else is done.
-FIRST_MODULES = ("test_book", "test_leaks", "test_site_browser", "test_student_release")
+# The longest work is handed out first (`--no-loadscope-reorder` keeps this order), so none of
+# it starts when everything else is done: the book build (about 200 s on 2 cores), the
+# student-tree runs (a minute each), then the graded classes (up to 100 s each). The short
+# modules fill in at the end.
+FIRST_MODULES = ("test_book", "test_leaks", "test_site_browser", "test_student_release",
+                 "test_untrusted_notebooks", "test_corpus", "test_seed_example", "test_distributed_grading",
+                 "test_pipeline", "test_profiler_grading", "test_grader_failures")
 
 
 @pytest.hookimpl(tryfirst=True)

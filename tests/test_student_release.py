@@ -77,8 +77,10 @@ def binder_kernel(tree, tmp_path_factory):
 def _make_binder_kernel(tree: Path, venv: Path, kernels: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    install = subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt",
-                              "ipykernel"], cwd=tree, capture_output=True, text=True)
+    # --no-compile: what the kernels import is byte-compiled when first imported instead of
+    # everything at install (21 s instead of 58 s here); what is installed is the same.
+    install = subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-compile", "-r",
+                              "binder/requirements.txt", "ipykernel"], cwd=tree, capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
     subprocess.run([python, "-m", "ipykernel", "install", "--prefix", str(kernels), "--name", "binder"],
                    check=True, capture_output=True)
