@@ -18,8 +18,8 @@ from xdist_sharing import run_folder, worker_name
 # the rest alone, one test at a time, so no speed verdict is judged beside another test's load.
 # The profiler classes (corpus, fuzzed notebooks, Dask, pipeline, failures) are here: the
 # profiler has no speed check, its hidden tests time scripted clocks, and the reference's calls
-# last a fraction of the 5-10 s call limits those tests set (all passed with two busy loops
-# on this 2-core machine's cores). So is the seed example: its tiled matmul measured 7.2x its
+# last a fraction of the 5-10 s call limits those tests set (all passed on a 2-core machine
+# with two busy loops running). So is the seed example: its tiled matmul measured 7.2x its
 # naive one beside the same two loops, where the test asks for more than 1x.
 # A new module is serial until it is listed here.
 CONCURRENT_MODULES = {
@@ -62,8 +62,8 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.xdist_group("built_site"))
             elif module not in SPREAD_MODULES:
                 item.add_marker(pytest.mark.xdist_group(module))
-    items.sort(key=lambda item: FIRST_MODULES.index(_module(item)) if _module(item) in FIRST_MODULES
-               else len(FIRST_MODULES))
+    rank = {module: position for position, module in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
 
 
 def _module(item) -> str:
