@@ -24,6 +24,7 @@ from autograder.protocol import (
     CellResult,
     CellsRan,
     ErrorReport,
+    Forget,
     GetAttr,
     GetValue,
     Handle,
@@ -176,12 +177,19 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
         return as_reply(resolve(request.ref)(*args, **kwargs), keep=request.keep)
 
     def apply(request: Apply):
-        # Timed by the grader around the whole request: nothing else happens here.
-        function, args = resolve(request.function), resolve(request.args)
-        if request.want_result:
-            return as_reply(function(*args), keep=False)
-        for _ in range(request.loops):
-            function(*args)  # each result is freed before the next call allocates its own
+        # Timed by the grader around the whole request: nothing else happens here. The
+        # grader checks the kept results against a clean process's on the same inputs.
+        function, inputs = resolve(request.function), resolve(request.inputs)
+        kept, result = [], None
+        for args in inputs:
+            result = function(*args)
+            if request.keep_every_result:
+                kept.append(result)
+        return as_reply(kept if request.keep_every_result else [result], keep=True)
+
+    def forget(request: Forget):
+        for handle in request.handles:
+            handles.pop(handle, None)
         return Value(None)
 
     handlers = {
@@ -190,6 +198,7 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
         GetAttr: lambda request: as_reply(getattr(resolve(request.ref), request.name), keep=False),
         Call: call,
         Apply: apply,
+        Forget: forget,
         Put: lambda request: as_reply(decode_args(request.payload), keep=True),
         ReportConfinement: lambda request: Value(confinement),
     }

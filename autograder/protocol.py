@@ -47,12 +47,20 @@ class Call:
 
 @dataclass(frozen=True)
 class Apply:
-    """Call `function(*args)` `loops` times, both already in the worker: what is timed."""
+    """Call `function(*args)` once for each args tuple of the list behind `inputs`: what is
+    timed. The results stay in the worker (every one, or only the last) for the grader to
+    check; the reply is a handle to their list."""
 
     function: Ref
-    args: Ref
-    loops: int
-    want_result: bool
+    inputs: Ref
+    keep_every_result: bool
+
+
+@dataclass(frozen=True)
+class Forget:
+    """Drop the objects kept under these handles (inputs and results of timed calls)."""
+
+    handles: tuple[int, ...]
 
 
 @dataclass(frozen=True)

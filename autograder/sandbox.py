@@ -34,6 +34,7 @@ from autograder.protocol import (
     Call,
     CellsRan,
     ErrorReport,
+    Forget,
     GetAttr,
     GetValue,
     Handle,
@@ -294,9 +295,18 @@ class StudentProcess:
     def call(self, ref: tuple, args: tuple, kwargs: dict, keep: bool = False):
         return self.request(Call(ref, self._pickle_args((args, kwargs)), keep))
 
-    def apply(self, function: Remote, args: Remote, loops: int = 1, want_result: bool = False):
-        """Call `function(*args)` `loops` times inside the process; both already live there."""
-        return self.request(Apply(ref_of(function), ref_of(args), loops, want_result))
+    def apply(self, function: Remote, inputs: Remote, keep_every_result: bool) -> Remote:
+        """Call `function(*args)` for each args tuple in the list `inputs`, inside the process;
+        a proxy for the list of kept results (every one, or only the last)."""
+        return self.request(Apply(ref_of(function), ref_of(inputs), keep_every_result))
+
+    def value_of(self, proxy: Remote):
+        """The object behind `proxy` as plain data (a proxy again where it is not plain data)."""
+        return self.request(GetValue(ref_of(proxy)))
+
+    def forget(self, *proxies: Remote) -> None:
+        """Let the process free the objects behind these proxies."""
+        self.request(Forget(tuple(ref_of(proxy)[1] for proxy in proxies)))
 
     def suspended(self):
         """A context in which the process and its children cannot run (SIGSTOP/SIGCONT)."""

@@ -16,14 +16,17 @@ ratio is printed, not judged.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from autograder.compare import assert_matches, describe_case
 from autograder.sandbox import Remote, process_of
 from autograder.session import current
 from autograder.thresholds import CalibrationError
-from autograder.timing_harness import TimedSide, measure
+from autograder.timing_harness import TimedSide, UnprovenWork, first_results, measure
 from coursekit.speedcheck import ROUNDS
 
 __all__ = ["Credit", "assert_same_result", "speed_check"]
@@ -51,20 +54,38 @@ def _timed_case(check_id: str, make_inputs: Callable, seed: int) -> str:
     return f"{check_id} checks the result before timing it; the timed input: {inputs}"
 
 
+def _unpassed(context, requires: tuple[str, ...]) -> list[str]:
+    """The required test cells that did not pass in this grading (none outside the grader)."""
+    if context is None or context.student is None:
+        return []
+    return [cell for cell in requires if not context.passed_cells.get(cell, False)]
+
+
 def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Callable, *,
-                compare: Callable = assert_same_result, baseline_name: str = "the baseline") -> Credit:
-    """Time `candidate` against `baseline` on `make_inputs(seed)`; return the credit earned.
+                compare: Callable = assert_same_result, baseline_name: str = "the baseline",
+                requires: tuple[str, ...] = ()) -> Credit:
+    """Time `candidate` against `baseline` on fresh inputs; return the credit earned.
 
     `make_inputs(seed)` returns the argument tuple; it runs in each process, so both get
-    the same inputs without copying them. `compare(expected, actual)` raises
-    AssertionError when the candidate's result is wrong, which fails the check outright.
-    Make the call the last line of its test cell: the grader turns the returned Credit
-    into that cell's partial points.
+    the same inputs without copying them. It is called with a new seed for every timed
+    call (see `autograder.timing_harness`): build what every call shares once (cached in
+    the factory) and draw from the seed what each result depends on. `compare(expected,
+    actual)` raises AssertionError when the candidate's result is wrong, which fails the
+    check outright before timing, and takes the speed credit away when a timed call's
+    result is wrong. `requires` names the test cells (grade ids) that check the same
+    function's correctness: correctness gates speed, so without them passed in this
+    grading the check earns nothing. Make the call the last line of its test cell: the
+    grader turns the returned Credit into that cell's partial points.
     """
     context = current()
     student = process_of(candidate) if isinstance(candidate, Remote) else None
     if student is not None and context is None:
         raise CalibrationError("speed_check needs a grading session while grading")
+    unpassed = _unpassed(context, requires)
+    if unpassed:
+        return Credit(0.0, f"{check_id}: no speed credit. Correctness gates speed: the function must first "
+                           f"pass {', '.join(unpassed)} (every case, the odd shapes included), and it did not "
+                           f"in this grading. Fix that cell's failure first; the speed is not measured.")
     threshold = None
     if context is not None and not context.calibrating:
         if context.calibration is None or check_id not in context.calibration.checks:
@@ -73,19 +94,30 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
         threshold = context.calibration.checks[check_id]
     seed = context.seed if context is not None else 0
     reference = context.reference_process() if student is not None and context is not None else None
-    baseline_side = TimedSide(baseline, make_inputs, seed, reference)
-    candidate_side = TimedSide(candidate, make_inputs, seed, student)
+    baseline_side = TimedSide(baseline, make_inputs, reference)
+    candidate_side = TimedSide(candidate, make_inputs, student)
 
     try:
-        compare(baseline_side.first_result(), candidate_side.first_result())  # also the warm-up
-    except AssertionError as error:
-        error.add_note(_timed_case(check_id, make_inputs, seed))
-        raise
-    measured_speedup = measure(candidate_side, baseline_side, student)
+        expected, actual = first_results(candidate_side, baseline_side, seed)  # also the warm-up
+        try:
+            compare(expected, actual)
+        except AssertionError as error:
+            error.add_note(_timed_case(check_id, make_inputs, seed))
+            raise
+        try:
+            measured_speedup = measure(candidate_side, baseline_side, student, compare, itertools.count(seed + 1),
+                                       result_bytes=_result_bytes(actual))
+        except UnprovenWork as error:
+            if context is not None and context.calibrating:
+                raise
+            return Credit(0.0, f"{check_id}: no speed credit: {error}")
+    finally:
+        for side in (candidate_side, baseline_side):
+            side.close()
     speedup = measured_speedup.median
     pace = f"{speedup:.2f}x faster than" if speedup >= 1 else f"{speedup:.2f}x the speed of (slower than)"
-    measured = (f"{check_id}: {pace} {baseline_name} (median of {ROUNDS} "
-                f"interleaved rounds, spread {measured_speedup.spread:.0%}, input seed {seed})")
+    measured = (f"{check_id}: {pace} {baseline_name} (median of {ROUNDS} interleaved rounds on fresh "
+                f"inputs, every result checked, spread {measured_speedup.spread:.0%}, input seed {seed})")
     if measured_speedup.warning:
         measured += f" (warning: {measured_speedup.warning})"
     if context is not None and context.calibrating:
@@ -101,3 +133,12 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
     return Credit(credit, f"{measured}. Full credit from {threshold.full_credit:.2f}x, none at or "
                           f"below {threshold.zero_credit:.2f}x (the reference solution is "
                           f"{threshold.reference_speedup:.2f}x on this machine): {verdict}.")
+
+
+def _result_bytes(result) -> int:
+    """The bytes one result holds (arrays, numbers, or containers of them)."""
+    if isinstance(result, (list, tuple)):
+        return sum(_result_bytes(item) for item in result)
+    if isinstance(result, dict):
+        return sum(_result_bytes(item) for item in result.values())
+    return int(np.asarray(result).nbytes) if isinstance(result, (np.ndarray, np.generic, int, float)) else 0

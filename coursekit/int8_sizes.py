@@ -65,6 +65,7 @@ class Int8Sizes:
     n: int
     outermost_level: int
     outermost_bytes: int
+    memory_capped: bool = False  # B cut to the memory budget, so it lies within the outermost cache
 
     @property
     def int8_bytes(self) -> int:
@@ -86,9 +87,11 @@ class Int8Sizes:
         return calls * (self.int8_bytes + self.fp32_bytes) / bytes_per_second
 
     def describe(self) -> str:
+        capped = (f"; capped by the grader's memory limit, so B lies within that cache, read at its "
+                  f"bandwidth" if self.memory_capped else "")
         return (f"A {self.m} x {self.k}, B {self.k} x {self.n} ({self.int8_bytes / 2**20:.0f} MiB in int8, "
                 f"{self.fp32_bytes / 2**20:.0f} MiB in float32; the L{self.outermost_level} is "
-                f"{self.outermost_bytes / 2**20:g} MiB)")
+                f"{self.outermost_bytes / 2**20:g} MiB{capped})")
 
 
 def int8_speed_sizes(machine: MachineInfo | None = None, budget_seconds: float = CELL_BUDGET_SECONDS, *,
@@ -97,9 +100,12 @@ def int8_speed_sizes(machine: MachineInfo | None = None, budget_seconds: float =
     """Shapes for timing an int8 product against an fp32 one where bytes decide, on `machine`.
 
     B is square, BEYOND_OUTERMOST_CACHE times the outermost data cache the OS reports in
-    int8, K = N rounded up to ALIGN; A has ROWS rows. Raises Int8SizeError where the OS
-    reports no L2, or where the inputs would not fit MEMORY_SHARE of the memory limit or
-    the cell would not fit BUDGET_SHARE of its time budget at `bytes_per_second`.
+    int8, K = N rounded up to ALIGN; A has ROWS rows. Where the inputs would not fit
+    MEMORY_SHARE of the memory limit (an outermost cache of hundreds of MiB, as some server
+    CPUs report), B is cut to the largest square that fits: it then lies in that cache, whose
+    bandwidth per core bounds both kernels as memory does elsewhere, so bytes still decide.
+    Raises Int8SizeError where the OS reports no L2, or where the cell would not fit
+    BUDGET_SHARE of its time budget at `bytes_per_second`.
     """
     machine = machine or describe_machine()
     outer = machine.outermost_cache()
@@ -109,8 +115,11 @@ def int8_speed_sizes(machine: MachineInfo | None = None, budget_seconds: float =
     side = ALIGN * math.ceil(math.sqrt(BEYOND_OUTERMOST_CACHE * outermost) / ALIGN)
     sizes = Int8Sizes(ROWS, side, side, level, outermost)
     if sizes.input_bytes > MEMORY_SHARE * memory_limit_bytes:
-        raise Int8SizeError(f"{sizes.describe()}: the inputs need {sizes.input_bytes / 2**20:.0f} MiB per process, "
-                            f"over {MEMORY_SHARE:.0%} of the {memory_limit_bytes / 2**30:g} GiB memory limit")
+        # The largest K = N (a multiple of ALIGN) whose inputs, A included, fit the share.
+        side = ALIGN * math.floor(math.sqrt(MEMORY_SHARE * memory_limit_bytes / INPUT_BYTES_PER_ENTRY) / ALIGN)
+        while Int8Sizes(ROWS, side, side, level, outermost).input_bytes > MEMORY_SHARE * memory_limit_bytes:
+            side -= ALIGN
+        sizes = Int8Sizes(ROWS, side, side, level, outermost, memory_capped=True)
     if sizes.predicted_seconds(calls, bytes_per_second) > BUDGET_SHARE * budget_seconds:
         raise Int8SizeError(f"{sizes.describe()} would take {sizes.predicted_seconds(calls, bytes_per_second):.0f} s "
                             f"at {bytes_per_second:.1e} bytes/s, over {BUDGET_SHARE:.0%} of the "

@@ -269,10 +269,16 @@ def test_int8_speed_sizes_put_b_beyond_the_outermost_cache_within_the_budgets(na
     assert sizes.input_bytes <= int8_sizes.MEMORY_SHARE * Limits.memory_bytes
 
 
-def test_int8_speed_sizes_refuse_a_cache_too_large_for_the_memory_limit_and_a_missing_l2():
-    # 256 MiB of L3: B would be 512 MiB in int8, 2 GiB in float32, in each of two processes.
-    with pytest.raises(Int8SizeError, match="over 25% of the 4 GiB memory limit"):
-        int8_speed_sizes(_machine((2, "Unified", MiB), (3, "Unified", 256 * MiB)))
+def test_int8_speed_sizes_cut_b_to_the_memory_limit_under_a_huge_cache_and_refuse_a_missing_l2():
+    # 480 MiB of L3 (a server Xeon's report): B beyond it would be 961 MiB in int8 and 3.8 GiB
+    # in float32, in each of two processes. It is cut to the largest square that fits.
+    sizes = int8_speed_sizes(_machine((2, "Unified", 2 * MiB), (3, "Unified", 480 * MiB)))
+    share = int8_sizes.MEMORY_SHARE * Limits.memory_bytes
+    assert sizes.memory_capped and sizes.k == sizes.n and sizes.k % int8_sizes.ALIGN == 0
+    assert sizes.input_bytes <= share < int8_sizes.Int8Sizes(1, sizes.k + int8_sizes.ALIGN, sizes.n + int8_sizes.ALIGN,
+                                                              3, 480 * MiB).input_bytes
+    assert "capped by the grader's memory limit" in sizes.describe()
+    assert not int8_speed_sizes(_machine((2, "Unified", MiB), (3, "Unified", 32 * MiB))).memory_capped
     with pytest.raises(Int8SizeError, match="no L2"):
         int8_speed_sizes(_machine())
 

@@ -31,7 +31,56 @@ def naive_sum(x):
     for value in x.tolist():
         total += value
     return total
+
+def sorted_half_sum(x):
+    return float(np.sum(np.sort(x)[::2]))
 """
+
+# An honest kernel (sorted_half_sum: numpy's sort, far heavier than hashing its input) written
+# to game a timing loop that repeats calls on the same inputs: one attack per record, with the
+# credit its honest twin gets as the expectation, or none with the reason the feedback gives.
+# A student who caches results for convenience trips the first three without meaning to cheat;
+# the grader's fresh inputs make them pay nothing.
+GAMED = {
+    "cached_by_identity": ("""
+_seen = {}
+def gamed(x):
+    key = id(x)
+    if key not in _seen:
+        _seen[key] = (x, sorted_half_sum(x))
+    return _seen[key][1]
+""", 1.0, None),
+    "cached_by_hash": ("""
+import hashlib
+_seen = {}
+def gamed(x):
+    key = hashlib.blake2b(x.tobytes(), digest_size=16).digest()
+    if key not in _seen:
+        _seen[key] = sorted_half_sum(x)
+    return _seen[key]
+""", 1.0, None),
+    "cached_by_sampled_values": ("""
+_seen = {}
+def gamed(x):
+    key = (x.shape, float(x[0]), float(x[len(x) // 2]), float(x[-1]))
+    if key not in _seen:
+        _seen[key] = sorted_half_sum(x)
+    return _seen[key]
+""", 1.0, None),
+    # Replaces the grader's own loop inside its process (found through the garbage
+    # collector): one real call per request, its result repeated for the others.
+    "runs_fewer_calls": ("""
+import gc
+from autograder.protocol import Apply, Value
+gamed = sorted_half_sum
+for _table in [o for o in gc.get_objects() if type(o) is dict and Apply in o]:
+    _real = _table[Apply]
+    def _fewer(request, _real=_real):
+        reply = _real(type(request)(request.function, request.inputs, False))
+        return reply
+    _table[Apply] = _fewer
+""", 0.0, "timed call(s) and kept 1 result"),
+}
 
 # The baseline and input factory below travel to the grader's processes by value, as
 # functions defined in a hidden test cell do.
@@ -45,8 +94,20 @@ def loop_sum(x):
     return total
 
 
+def loop_sorted_half_sum(x):
+    return float(sum(sorted(x.tolist())[::2]))
+
+
+_ring: dict = {}
+
+
 def make_inputs(seed):
-    return (np.random.default_rng(seed).random(20_000),)
+    """A window sliding one element per seed along a ring (as simd's in-cache check draws
+    its inputs): thousands of fresh inputs for a microsecond kernel, built in no time."""
+    if "values" not in _ring:
+        _ring.update(first=seed, values=np.random.default_rng(seed).random(20_000 + 2**16))
+    offset = (seed - _ring["first"]) % 2**16
+    return (_ring["values"][offset:offset + 20_000],)
 
 
 def compare_sums(expected, actual):
@@ -142,6 +203,44 @@ def test_the_default_gate_names_the_first_wrong_element():
     with pytest.raises(AssertionError, match=r"1 of 5 elements differ, the first at \[3\]: expected 0.75, got 0.76"):
         assert_same_result(expected, actual)
     assert_same_result(expected, expected * (1 + 5e-6))  # within float32 rounding
+
+
+def check_sort(student, name, context):
+    with active(context):
+        return speed_check("sort.fast", student.get(name), loop_sorted_half_sum, make_inputs,
+                           compare=compare_sums, baseline_name="Python's sorted")
+
+
+@pytest.fixture(scope="module")
+def sort_calibration(student):
+    """The honest twin is the reference: full credit from the square root of its ratio."""
+    context = GradingSession(calibrating=True)
+    try:
+        check_sort(student, "sorted_half_sum", context)
+    finally:
+        context.close()
+    return Calibration.from_measurements(context.measurements)
+
+
+@pytest.mark.parametrize("attack", GAMED)
+def test_a_gamed_timing_loop_scores_what_its_honest_twin_scores(attack, student, sort_calibration):
+    code, expected_credit, reason = GAMED[attack]
+    honest = GradingSession(calibration=sort_calibration)
+    try:
+        assert check_sort(student, "sorted_half_sum", honest).fraction == 1.0
+    finally:
+        honest.close()
+    gamed = GradingSession(calibration=sort_calibration)
+    with StudentProcess(Limits(call_timeout=60)) as process:
+        ran = process.run_cells([(0, KERNELS + code)])
+        assert all(result.error is None for result in ran.results)
+        try:
+            credit = check_sort(process, "gamed", gamed)
+        finally:
+            gamed.close()
+    assert credit.fraction == expected_credit, credit.message
+    if reason is not None:
+        assert reason in credit.message and "no speed credit" in credit.message
 
 
 def test_uncalibrated_grading_stops_with_a_reason(student):

@@ -115,7 +115,7 @@ class IsolatedExecute(Execute):
                 else:
                     assert process is not None  # started above, or alive from the previous test
                     session.student = process
-                    self._run_test_cell(cell, namespace, process)
+                    self._run_test_cell(cell, namespace, process, session)
         finally:
             if process is not None:
                 process.close()
@@ -177,7 +177,7 @@ class IsolatedExecute(Execute):
         self._instructor_names = {k for k, v in namespace.items()
                                   if k not in before or before[k] is not v}
 
-    def _run_test_cell(self, cell, namespace: dict, process: StudentProcess) -> None:
+    def _run_test_cell(self, cell, namespace: dict, process: StudentProcess, session: GradingSession) -> None:
         process.transcript.clear()
         process.deadline = time.monotonic() + self.timeout if self.timeout else None
         printed = io.StringIO()
@@ -192,6 +192,7 @@ class IsolatedExecute(Execute):
             except TEST_FAILURES as exc:  # a failing test is a verdict, not a grader error
                 error = exc
         process.deadline = None
+        session.passed_cells[cell.metadata["nbgrader"]["grade_id"]] = error is None
         self._record(cell, "".join(process.transcript) + printed.getvalue(), error, value)
 
     def _record(self, cell, text: str, error: BaseException | None, value) -> None:
