@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 
 from autograder import machine_lock
 from autograder.sandbox import Remote, StudentProcess, ref_of
-from coursekit.speedcheck import ROUNDS, Speedup, loops_for
+from coursekit.speedcheck import ROUNDS, Speedup, baseline_goes_first, loops_for
 
 # Bound when the grader starts, before any submission could patch the time module.
 _CLOCK = time.perf_counter
@@ -164,7 +164,8 @@ class _Rounds:
     def ratio(self, round_number: int, loops: dict[TimedSide, int], keep: dict[TimedSide, bool]) -> float:
         """One round: each kernel's request on fresh inputs (which goes first alternates), then
         the candidate's kept results brought back and checked (see `_check`)."""
-        sides = (self.baseline, self.candidate) if round_number % 2 == 0 else (self.candidate, self.baseline)
+        sides = ((self.baseline, self.candidate) if baseline_goes_first(round_number)
+                 else (self.candidate, self.baseline))
         seeds = {side: list(itertools.islice(self.seeds, loops[side])) for side in sides}
         inputs = {side: side.build(seeds[side]) for side in sides}
         timed = {side: self._timed(side, inputs[side], keep[side]) for side in sides}

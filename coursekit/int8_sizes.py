@@ -87,8 +87,8 @@ class Int8Sizes:
         return calls * (self.int8_bytes + self.fp32_bytes) / bytes_per_second
 
     def describe(self) -> str:
-        capped = (f"; capped by the grader's memory limit, so B lies within that cache, read at its "
-                  f"bandwidth" if self.memory_capped else "")
+        capped = ("; capped by the grader's memory limit, so B lies within that cache, read at its "
+                  "bandwidth" if self.memory_capped else "")
         return (f"A {self.m} x {self.k}, B {self.k} x {self.n} ({self.int8_bytes / 2**20:.0f} MiB in int8, "
                 f"{self.fp32_bytes / 2**20:.0f} MiB in float32; the L{self.outermost_level} is "
                 f"{self.outermost_bytes / 2**20:g} MiB{capped})")

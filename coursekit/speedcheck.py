@@ -1,13 +1,16 @@
 """The grader's speed measurement and credit rule, to run on your own machine.
 
-The autograder times a kernel against a baseline with exactly this loop and judges the
-ratio with exactly this rule (`autograder.speed` imports both from here, so the two cannot
-disagree): each timing repeats the call until it lasts at least MIN_REQUEST_SECONDS, the
-two kernels alternate over ROUNDS rounds (which one goes first alternates too), and the
-speedup is the median of the per-round ratios. Thresholds come from the reference
-solution's speedup R measured the same way on the grading machine: full credit from
-R ** FULL_CREDIT_EXPONENT, none at or below R ** ZERO_CREDIT_EXPONENT, and in between a
-share on a log scale rounded down to a multiple of CREDIT_STEP.
+The autograder times a kernel against a baseline with this loop and judges the ratio with
+exactly this rule (`autograder.timing_harness` and `autograder.speed` import the loop's
+parts and the rule from here, so the two cannot disagree): each timing repeats the call
+until it lasts at least MIN_REQUEST_SECONDS, the two kernels alternate over ROUNDS rounds
+(which one goes first alternates too), and the speedup is the median of the per-round
+ratios. The grader adds what a grader needs and your own measurement does not: every timed
+call gets inputs no earlier call saw, and the results are checked against a clean process's.
+Thresholds come from the reference solution's speedup R measured the same way on the
+grading machine: full credit from R ** FULL_CREDIT_EXPONENT, none at or below
+R ** ZERO_CREDIT_EXPONENT, and in between a share on a log scale rounded down to a multiple
+of CREDIT_STEP.
 
     result = measure_speedup(my_kernel, baseline_kernel, make_inputs)
     print(result)
@@ -80,6 +83,11 @@ def loops_for(seconds_per_request: Callable[[int], float]) -> int:
     return loops
 
 
+def baseline_goes_first(round_number: int) -> bool:
+    """The order within a round: the baseline first in even rounds, so a drift affects both alike."""
+    return round_number % 2 == 0
+
+
 def interleaved_ratios(time_baseline: Callable[[], float], time_candidate: Callable[[], float],
                        rounds: int = ROUNDS) -> list[float]:
     """Baseline time over candidate time in each of `rounds` rounds.
@@ -89,7 +97,7 @@ def interleaved_ratios(time_baseline: Callable[[], float], time_candidate: Calla
     """
     ratios = []
     for round_number in range(rounds):
-        if round_number % 2 == 0:
+        if baseline_goes_first(round_number):
             baseline_time, candidate_time = time_baseline(), time_candidate()
         else:
             candidate_time, baseline_time = time_candidate(), time_baseline()

@@ -18,10 +18,31 @@ _PER_TENSOR = planted("scales = (np.abs(W_t).max(axis=1) / np.float32(127)).asty
 # A multiply-add counted as one FLOP: the report is half the grader's measurement.
 _ONE_FLOP_PER_FMA = planted("return 2 * X.shape[0] * W_t.shape[0] * W_t.shape[1] / best / 1e9",
                             "return X.shape[0] * W_t.shape[0] * W_t.shape[1] / best / 1e9")
-# The int8 weights converted on every call: a fixed cost that flattens the batch scaling.
-_CONVERTS_WEIGHTS = planted("h = int8_layer(h, codes, w_scales, b, relu=index < len(qlayers) - 1)",
-                            "h = int8_layer(h, codes.astype(np.float64).astype(np.int8), w_scales, b, "
-                            "relu=index < len(qlayers) - 1)")
+
+
+def _fixed_cost(share: float):
+    """int8_mlp with a fixed cost per call of `share` of a batch-16 call, measured on CPU time
+    when the submission starts (so it is that share on whatever machine grades it)."""
+    return appended(f"""
+
+import time as _time
+_honest_int8_mlp = int8_mlp
+_X16, _q16 = make_batch(0, 16), [(*quantize_weights(W_t), b) for W_t, b in make_model(0)]
+_honest_int8_mlp(_X16, _q16)
+_started = _time.process_time()
+for _ in range(5):
+    _honest_int8_mlp(_X16, _q16)
+_FIXED_SECONDS = {share} * (_time.process_time() - _started) / 5
+
+
+def int8_mlp(X, qlayers):
+    _until = _time.process_time() + _FIXED_SECONDS
+    while _time.process_time() < _until:
+        pass
+    return _honest_int8_mlp(X, qlayers)
+""")
+
+
 _USES_BLAS = appended("\n\ndef fp32_layer(X, W_t, b, relu=True):\n"
                       "    out = (X @ W_t.T + b).astype(np.float32)\n"
                       "    return np.maximum(out, 0) if relu else out\n")
@@ -38,9 +59,10 @@ def course(tmp_path_factory):
 # Each submission: the reference with these edits (grade_id -> edit); "stub" is the release.
 SUBMISSIONS = {
     "full": {},
-    # Three independent faults, each in its own part (one submission keeps the test short).
+    # Three independent faults, each in its own part (one submission keeps the test short);
+    # the fixed cost is 20% of a batch-16 call, which the batch-scaling rule must catch every time.
     "faulty": {"quantize_weights": _PER_TENSOR, "achieved_gflops": _ONE_FLOP_PER_FMA,
-               "pipelines": _CONVERTS_WEIGHTS},
+               "pipelines": _fixed_cost(0.2)},
     "blas": {"fp32_layer": _USES_BLAS},
 }
 

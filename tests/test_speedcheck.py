@@ -13,6 +13,7 @@ from autograder.defaults import SOLUTIONS_DIR
 from autograder.thresholds import Threshold
 from coursekit import speedcheck
 from coursekit.speedcheck import (
+    baseline_goes_first,
     credit_share,
     interleaved_ratios,
     loops_for,
@@ -25,9 +26,33 @@ TIMED_ASSIGNMENTS = ("matmul", "quantization", "parallel", "simd")
 
 
 def test_the_grader_uses_coursekits_loop_and_constants():
-    assert speed.ROUNDS is speedcheck.ROUNDS
-    assert timing_harness.interleaved_ratios is interleaved_ratios and timing_harness.loops_for is loops_for
+    assert speed.ROUNDS is speedcheck.ROUNDS is timing_harness.ROUNDS
+    assert timing_harness.loops_for is loops_for and timing_harness.baseline_goes_first is baseline_goes_first
     assert not hasattr(timing_harness, "MIN_REQUEST_SECONDS"), "one definition, in coursekit.speedcheck"
+
+
+def test_the_graders_rounds_alternate_give_every_call_fresh_inputs_and_check_its_results():
+    """Here (no processes) the harness runs both sides itself, so the order and the seeds show."""
+    calls = []
+
+    def kernel(name):
+        return lambda x: calls.append((name, int(x[0]))) or x[0]
+
+    candidate = timing_harness.TimedSide(kernel("candidate"), lambda seed: (np.array([seed]),), None)
+    baseline = timing_harness.TimedSide(kernel("baseline"), lambda seed: (np.array([seed]),), None)
+    rounds = timing_harness._Rounds(candidate, baseline, None, lambda want, got: None, iter(range(1000)))
+    loops = {baseline: 2, candidate: 3}
+    per_round = 2 + 3 + timing_harness.VERIFIED_CALLS  # timed calls, then the checked ones
+    for number in range(4):
+        rounds.ratio(number, loops, {baseline: True, candidate: True})
+        timed, checked = calls[:5], calls[5:]
+        assert len(calls) == per_round
+        assert timed[0][0] == ("baseline" if number % 2 == 0 else "candidate"), "which goes first alternates"
+        candidate_seeds = {seed for name, seed in timed if name == "candidate"}
+        assert len(candidate_seeds) == 3 and {name for name, _ in checked} == {"baseline"}
+        assert {seed for _, seed in checked} == candidate_seeds, "the baseline reruns the candidate's inputs"
+        assert all(seed > previous for (_, previous), (_, seed) in zip(timed, timed[1:], strict=False)), "no seed twice"
+        calls.clear()
 
 
 def test_rounds_that_disagree_carry_a_warning_and_rounds_that_agree_do_not():
