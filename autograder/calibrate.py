@@ -23,6 +23,7 @@ from coursekit.machine import describe_machine
 
 CALIBRATION_FILE = "calibration.json"
 _CHECK_ID = re.compile(r"""speed_check\(\s*["']([^"']+)["']""")
+_VALUE_KEY = re.compile(r"""calibrated_value\(\s*f?["']([^"'{]+)""")
 
 
 def calibration_path(course_dir: Path) -> Path:
@@ -33,6 +34,12 @@ def speed_check_ids(assignment: str, solutions_dir: Path = SOLUTIONS_DIR) -> set
     """The ids of every speed check in the assignment's hidden tests."""
     return {check for path in source_notebooks(assignment, solutions_dir)
             for check in _CHECK_ID.findall(path.read_text())}
+
+
+def calibrated_value_keys(assignment: str, solutions_dir: Path = SOLUTIONS_DIR) -> set[str]:
+    """The key prefixes of every calibrated value the assignment's hidden tests read."""
+    return {key for path in source_notebooks(assignment, solutions_dir)
+            for key in _VALUE_KEY.findall(path.read_text())}
 
 
 def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
@@ -48,25 +55,33 @@ def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
     if not wanted:
         raise CalibrationError(f"{assignment!r} has no speed checks: nothing to calibrate")
     measurements: dict[str, list[float]] = {}
+    values: dict[str, list[float]] = {}
     for run in range(1, runs + 1):
         for path in source_notebooks(assignment, solutions_dir):
             execute = IsolatedExecute(config=nbgrader_config(course_dir, cell_timeout, call_timeout),
                                       calibrating=True)
             nb, resources = execute.preprocess(read_source(path), {})
             _require_all_tests_pass(nb, path)
-            for check, values in resources["speed_measurements"].items():
-                measurements.setdefault(check, []).extend(values)
+            for check, speedups in resources["speed_measurements"].items():
+                measurements.setdefault(check, []).extend(speedups)
+            for key, measured in resources["reference_values"].items():
+                values.setdefault(key, []).extend(measured)
         progress(f"run {run}/{runs}: " + ", ".join(f"{k} {v[-1]:.2f}x" for k, v in sorted(measurements.items())))
     missing = wanted - set(measurements)
     if missing:
         raise CalibrationError(f"the reference solution never reached these checks: {sorted(missing)}")
-    fresh = Calibration.from_measurements(measurements)
+    unread = {prefix for prefix in calibrated_value_keys(assignment, solutions_dir)
+              if not any(key.startswith(prefix) for key in values)}
+    if unread:
+        raise CalibrationError(f"the reference solution never measured these values: {sorted(unread)}")
+    fresh = Calibration.from_measurements(measurements, values)
     path = calibration_path(course_dir)
     if path.exists():
         previous = Calibration.load(path)
         if previous.fingerprint == fresh.fingerprint:  # keep the other assignments' checks
             fresh.checks = previous.checks | fresh.checks
             fresh.measurements = previous.measurements | fresh.measurements
+            fresh.reference_values = previous.reference_values | fresh.reference_values
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh.save(path)
     return fresh
@@ -100,6 +115,8 @@ def calibration_for_grading(assignment: str, course_dir: Path, force: bool = Fal
             f"fingerprint {calibration.fingerprint}); this is {here.cpu_model} ({here.fingerprint}). "
             f"Run `autograder calibrate {assignment}` here, or pass --force-calibration to use it anyway")
     missing = wanted - set(calibration.checks)
+    missing |= {prefix for prefix in calibrated_value_keys(assignment, solutions_dir)
+                if not any(key.startswith(prefix) for key in calibration.reference_values)}
     if missing:
         raise CalibrationError(f"{path} has no thresholds for {sorted(missing)}: "
                                f"run `autograder calibrate {assignment}`")

@@ -36,6 +36,7 @@ class GradingSession:
     student: StudentProcess | None = None  # the submission's process, while a test runs
     source: str = ""  # the code the student wrote: solution cells and cells they added
     measurements: dict[str, list[float]] = field(default_factory=dict)  # while calibrating
+    reference_values: dict[str, list[float]] = field(default_factory=dict)  # while calibrating
     # grade id -> whether that test cell passed, in this grading: speed checks require
     # their function's correctness cells (correctness gates speed).
     passed_cells: dict[str, bool] = field(default_factory=dict)

@@ -74,6 +74,9 @@ class Calibration:
     machine: dict
     checks: dict[str, Threshold] = field(default_factory=dict)
     measurements: dict[str, list[float]] = field(default_factory=dict)
+    # Quantities other than speedups that hidden tests judge against the reference solution
+    # on this machine (`autograder.testing.calibrated_value`): every run's value, by key.
+    reference_values: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -82,7 +85,7 @@ class Calibration:
     def save(self, path: Path) -> None:
         data = {"version": CALIBRATION_VERSION, "machine": self.machine,
                 "checks": {k: asdict(v) for k, v in sorted(self.checks.items())},
-                "measurements": self.measurements}
+                "measurements": self.measurements, "reference_values": self.reference_values}
         Path(path).write_text(json.dumps(data, indent=1))
 
     @classmethod
@@ -91,15 +94,23 @@ class Calibration:
         if data.get("version") != CALIBRATION_VERSION:
             raise CalibrationError(f"{path} was written by another version of the grader; calibrate again")
         return cls(data["machine"], {k: Threshold(**v) for k, v in data["checks"].items()},
-                   data.get("measurements", {}))
+                   data.get("measurements", {}), data.get("reference_values", {}))
 
     @classmethod
-    def from_measurements(cls, measurements: dict[str, list[float]]) -> Calibration:
+    def from_measurements(cls, measurements: dict[str, list[float]],
+                          reference_values: dict[str, list[float]] | None = None) -> Calibration:
         """Thresholds from repeated runs of the reference solution: the median of each check."""
         checks = {check: Threshold.from_reference(statistics.median(values),
                                                   MIN_REFERENCE_SPEEDUP_FOR.get(check, MIN_REFERENCE_SPEEDUP))
                   for check, values in measurements.items()}
-        return cls(describe_machine().as_dict(), checks, measurements)
+        return cls(describe_machine().as_dict(), checks, measurements, dict(reference_values or {}))
+
+    def reference_value(self, key: str) -> float:
+        """The median of the reference solution's values of `key` on this machine."""
+        if key not in self.reference_values:
+            raise CalibrationError(f"no calibrated value for {key!r}: run `autograder calibrate` "
+                                   f"on this grading machine first")
+        return statistics.median(self.reference_values[key])
 
     def not_judged(self) -> dict[str, Threshold]:
         return {check: threshold for check, threshold in self.checks.items() if not threshold.judged}

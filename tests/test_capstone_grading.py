@@ -21,25 +21,27 @@ _ONE_FLOP_PER_FMA = planted("return 2 * X.shape[0] * W_t.shape[0] * W_t.shape[1]
 
 
 def _fixed_cost(share: float):
-    """int8_mlp with a fixed cost per call of `share` of a batch-16 call, measured on CPU time
-    when the submission starts (so it is that share on whatever machine grades it)."""
+    """fp32_mlp with a fixed cost per call of `share` of a batch-16 call, measured on CPU time
+    when the submission starts (so it is that share on whatever machine grades it). The fp32
+    pipeline's own share measures within a few percent from one grading to the next; the int8
+    one's moves more (see the instructor guide), so a planted 20% is caught every time here."""
     return appended(f"""
 
 import time as _time
-_honest_int8_mlp = int8_mlp
-_X16, _q16 = make_batch(0, 16), [(*quantize_weights(W_t), b) for W_t, b in make_model(0)]
-_honest_int8_mlp(_X16, _q16)
+_honest_fp32_mlp = fp32_mlp
+_X16, _layers16 = make_batch(0, 16), make_model(0)
+_honest_fp32_mlp(_X16, _layers16)
 _started = _time.process_time()
 for _ in range(5):
-    _honest_int8_mlp(_X16, _q16)
+    _honest_fp32_mlp(_X16, _layers16)
 _FIXED_SECONDS = {share} * (_time.process_time() - _started) / 5
 
 
-def int8_mlp(X, qlayers):
+def fp32_mlp(X, layers):
     _until = _time.process_time() + _FIXED_SECONDS
     while _time.process_time() < _until:
         pass
-    return _honest_int8_mlp(X, qlayers)
+    return _honest_fp32_mlp(X, layers)
 """)
 
 

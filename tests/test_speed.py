@@ -13,7 +13,7 @@ import pytest
 from autograder.sandbox import Limits, StudentProcess
 from autograder.session import GradingSession, active
 from autograder.speed import Credit, assert_same_result, speed_check
-from autograder.thresholds import Calibration, Threshold
+from autograder.thresholds import Calibration, CalibrationError, Threshold
 
 # A kernel and a baseline whose speed differs by a large, machine-independent factor:
 # numpy's vectorised sum against a Python loop over the same 20,000 floats.
@@ -241,6 +241,38 @@ def test_a_gamed_timing_loop_scores_what_its_honest_twin_scores(attack, student,
     assert credit.fraction == expected_credit, credit.message
     if reason is not None:
         assert reason in credit.message and "no speed credit" in credit.message
+
+
+def test_a_function_that_failed_its_correctness_cell_is_not_timed(student, calibration):
+    """Correctness gates speed for the whole function: the timed input alone could hide an
+    edge-tile bug, so a failed correctness cell of the same grading takes the points."""
+    context = GradingSession(calibration=calibration, student=student)
+    context.passed_cells.update(test_sum_shapes=False, test_sum_basics=True)
+    try:
+        with active(context):
+            credit = speed_check("sum.fast", student.get("fast_sum"), loop_sum, make_inputs,
+                                 compare=compare_sums, requires=("test_sum_basics", "test_sum_shapes"))
+    finally:
+        context.close()
+    assert credit.fraction == 0
+    assert "must first pass test_sum_shapes" in credit.message and "test_sum_basics" not in credit.message
+    assert context._reference is None, "nothing was timed: no baseline process was started"
+
+
+def test_a_calibrated_value_is_recorded_from_the_reference_and_read_back_when_grading(tmp_path):
+    """A quantity that is not a speedup (a fixed cost's share) judged against the reference's."""
+    from autograder.testing import calibrated_value
+
+    assert calibrated_value("fixed.fp32", 0.3) is None, "outside the grader there is no reference"
+    calibrating = GradingSession(calibrating=True)
+    with active(calibrating):
+        assert [calibrated_value("fixed.fp32", v) for v in (0.02, -0.04, 0.05)] == [0.02, -0.04, 0.05]
+    Calibration.from_measurements({}, calibrating.reference_values).save(tmp_path / "c.json")
+    loaded = Calibration.load(tmp_path / "c.json")
+    with active(GradingSession(calibration=loaded)):
+        assert calibrated_value("fixed.fp32", 0.9) == 0.02, "the median of the reference's runs"
+        with pytest.raises(CalibrationError, match="no calibrated value for 'fixed.int8'"):
+            calibrated_value("fixed.int8", 0.0)
 
 
 def test_uncalibrated_grading_stops_with_a_reason(student):

@@ -83,6 +83,7 @@ class IsolatedExecute(Execute):
         finally:
             session.close()
         resources["speed_measurements"] = session.measurements
+        resources["reference_values"] = session.reference_values
         return nb, resources
 
     def _run_notebook(self, nb, resources, session: GradingSession):
