@@ -42,6 +42,12 @@ MAX_CAPTURED_CHARS = 20_000
 # what was dropped survives into the feedback.
 MAX_CAPTURED_LINES = 800
 HARNESS_FILES = ("autograder/_worker.py", "IPython/core/")
+# Rich outputs kept per cell (figures, images): enough for a write-up's plots, bounded so a
+# loop that displays in every iteration cannot flood the reply.
+MAX_DISPLAYS_PER_CELL = 8
+MAX_DISPLAY_CHARS = 2_000_000
+# What a notebook shows for a rich output, best first; text/plain is kept as the fallback.
+RICH_MIME_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "text/html", "text/markdown", "text/plain")
 
 
 def _format_error(exc: BaseException) -> ErrorReport:
@@ -111,7 +117,46 @@ class CappedOutput(io.TextIOBase):
         return f"{head}\n[... {dropped} characters of output dropped ...]\n{tail}"
 
 
-def _make_shell():
+class CapturedDisplays:
+    """Rich outputs of the cell being run (what a notebook would show), as plain data."""
+
+    def __init__(self):
+        self.items: list[dict[str, str]] = []
+
+    def publish(self, data: dict, metadata=None, **kwargs) -> None:
+        import base64
+
+        shown = {}
+        for mime in RICH_MIME_TYPES:
+            value = data.get(mime)
+            text = base64.b64encode(value).decode() if isinstance(value, bytes) else value
+            if isinstance(text, str) and len(text) <= MAX_DISPLAY_CHARS:
+                shown[mime] = text
+        if set(shown) <= {"text/plain"}:  # plain text stays in the cell's printed output
+            if shown:
+                print(shown["text/plain"])
+        elif len(self.items) < MAX_DISPLAYS_PER_CELL:
+            self.items.append(shown)
+        else:
+            print(f"[a display was left out: the grader keeps {MAX_DISPLAYS_PER_CELL} per cell]")
+
+    def flush_figures(self) -> None:
+        """Open matplotlib figures become PNG displays, as the inline backend shows them."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is None:
+            return
+        for number in pyplot.get_fignums():
+            buffer = io.BytesIO()
+            pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
+            self.publish({"image/png": buffer.getvalue(), "text/plain": f"<Figure {number}>"})
+        pyplot.close("all")
+
+    def take(self) -> list[dict[str, str]]:
+        items, self.items = self.items, []
+        return items
+
+
+def _make_shell(displays: CapturedDisplays):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -124,6 +169,12 @@ def _make_shell():
     # IPython copies every write into its output history (kept even with history off):
     # ten times the cost of the print itself, and unbounded memory. The worker captures.
     shell._tee = lambda channel: contextlib.nullcontext()  # type: ignore[method-assign, assignment, return-value]
+    # Displays and a cell's last value go to the captured outputs as a notebook would show them
+    # (a figure as an image, not as the text "<IPython.core.display.Image object>").
+    shell.display_pub.publish = displays.publish  # type: ignore[method-assign, assignment]
+    shell.displayhook.write_format_data = (  # type: ignore[method-assign]
+        lambda format_dict, md_dict=None: displays.publish(format_dict))
+    shell.displayhook.write_output_prompt = lambda: None  # type: ignore[method-assign]  # no "Out[0]: " text
     return shell
 
 
@@ -131,7 +182,8 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
     from autograder.wire import WorkerGone, is_plain, read_frame, write_frame
 
     dumps, loads = pickle.dumps, pickle.loads
-    shell = _make_shell()
+    displays = CapturedDisplays()
+    shell = _make_shell(displays)
     namespace = shell.user_ns
     handles: dict[int, object] = {}
     next_handle = itertools.count(1).__next__
@@ -165,9 +217,13 @@ def serve(request_fd: int, reply_fd: int, confinement: str) -> None:
             buffer = CappedOutput()
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 outcome = shell.run_cell(source, store_history=False)
+                try:
+                    displays.flush_figures()
+                except Exception as exc:  # a figure the student left half-built
+                    print(f"[a figure could not be drawn: {type(exc).__name__}: {exc}]")
             error = outcome.error_before_exec or outcome.error_in_exec
             results.append(CellResult(index, buffer.getvalue(),
-                                      _format_error(error) if error is not None else None))
+                                      _format_error(error) if error is not None else None, displays.take()))
         names = sorted(n for n in namespace
                        if not n.startswith("_") and n not in shell.user_ns_hidden)
         return CellsRan(results, names)

@@ -106,6 +106,9 @@ class CellResult:
     index: int
     stdout: str
     error: ErrorReport | None
+    # What the cell displayed beyond text (figures, images, HTML): one {mime type: data} each,
+    # binary data base64-encoded as notebooks store it.
+    displays: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,8 @@ def _plain(record) -> tuple:
 def encode_reply(reply) -> tuple:
     """A reply record as the plain tuple that crosses the pipe."""
     if isinstance(reply, CellsRan):
-        results = [(r.index, r.stdout, None if r.error is None else _plain(r.error)) for r in reply.results]
+        results = [(r.index, r.stdout, None if r.error is None else _plain(r.error), r.displays)
+                   for r in reply.results]
         return ("CellsRan", results, list(reply.names))
     return (type(reply).__name__, *_plain(reply))
 
@@ -138,6 +142,7 @@ def decode_reply(message: tuple):
     kind, *values = message
     if kind == "CellsRan":
         results, names = values
-        return CellsRan([CellResult(index, stdout, None if error is None else ErrorReport(*error))
-                         for index, stdout, error in results], list(names))
+        return CellsRan([CellResult(index, stdout, None if error is None else ErrorReport(*error),
+                                    [{str(mime): str(data) for mime, data in shown.items()} for shown in displays])
+                         for index, stdout, error, displays in results], list(names))
     return _REPLIES[kind](*values)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
+import nbformat
 import pytest
 from nbgrader.utils import determine_grade, is_grade, is_solution
 
@@ -74,3 +76,25 @@ def test_cheats_inside_the_submission_change_no_verdict(cheat):
     scores = grade(nb)
     assert scores["test_measure_memory_usage"][0] == 0
     assert scores["test_profile_errors"][0] > 0, "the grader's own pytest is untouched"
+
+
+def test_figures_and_images_reach_the_graded_notebook_as_images():
+    """A student's plot is feedback too: shown as an image, never as '<... Image object>'."""
+    plots = ("import matplotlib.pyplot as plt\n"
+             "from IPython.display import Image, display\n"
+             "plt.plot([1, 2, 3])\n"
+             "plt.xlabel('batch')\n"
+             "display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n'))\n"
+             "print('measured')\n"
+             "6 * 7\n")
+    nb = student_notebook(ASSIGNMENT, NOTEBOOK)
+    nb.cells.insert(1, nbformat.v4.new_code_cell(plots))
+    step = IsolatedExecute(call_timeout=20.0, timeout=60)
+    nb, _ = step.preprocess(nb, {})
+    outputs = nb.cells[1].outputs
+    assert [o.output_type for o in outputs] == ["stream", "display_data", "display_data"]
+    assert outputs[0].text == "measured\n42\n"
+    assert all("image/png" in o.data for o in outputs[1:])
+    assert base64.b64decode(outputs[1].data["image/png"]).startswith(b"\x89PNG"), "the IPython Image"
+    assert base64.b64decode(outputs[2].data["image/png"])[:4] == b"\x89PNG", "the figure, drawn at the cell's end"
+    assert "object>" not in outputs[0].text, "a display is shown, not printed as its repr"

@@ -151,6 +151,8 @@ class IsolatedExecute(Execute):
             cell.outputs = []
             if result.stdout:
                 cell.outputs.append(new_output("stream", name="stdout", text=result.stdout))
+            for shown in result.displays:
+                cell.outputs.append(new_output("display_data", data=shown))
             if result.error is not None:
                 cell.outputs.append(new_output("error", ename=result.error.name, evalue=result.error.message,
                                                traceback=result.error.traceback.splitlines()))
