@@ -16,8 +16,9 @@ included, so a timed call counts only for work the grader can see from outside:
 - **Every call accounted for.** The process keeps each timed call's result; they are
   brought back after the request and counted, and VERIFIED_CALLS of them per round, drawn
   by the grader after the request, are compared, with the check's own comparison, with the
-  baseline's results on the same inputs, computed in the clean process. A call that did
-  not happen leaves no result, and a reused or made-up one is wrong.
+  baseline's results on the same inputs from the clean process (both kernels start each
+  round on the same inputs, so the baseline's timed results serve where they overlap). A
+  call that did not happen leaves no result, and a reused or made-up one is wrong.
 - **Results ready when the timed request returns.** Bringing the results back is timed
   too: a result that is only computed when it is asked for (a worker whose reply was
   replaced) makes that take longer than the same transfer from the clean process.
@@ -166,7 +167,10 @@ class _Rounds:
         the candidate's kept results brought back and checked (see `_check`)."""
         sides = ((self.baseline, self.candidate) if baseline_goes_first(round_number)
                  else (self.candidate, self.baseline))
-        seeds = {side: list(itertools.islice(self.seeds, loops[side])) for side in sides}
+        # Both start on the same fresh inputs, so the baseline's own results check the
+        # candidate's wherever their calls overlap.
+        shared = list(itertools.islice(self.seeds, max(loops.values())))
+        seeds = {side: shared[:loops[side]] for side in sides}
         inputs = {side: side.build(seeds[side]) for side in sides}
         timed = {side: self._timed(side, inputs[side], keep[side]) for side in sides}
         fetched = {side: side.fetch(timed[side][1]) for side in sides}
@@ -175,7 +179,9 @@ class _Rounds:
         candidate_seconds = timed[self.candidate][0]
         kept_seeds = seeds[self.candidate] if keep[self.candidate] else seeds[self.candidate][-1:]
         (actual, candidate_fetch), (baseline_kept, baseline_fetch) = fetched[self.candidate], fetched[self.baseline]
-        self._check(actual, kept_seeds)
+        baseline_seeds = seeds[self.baseline] if keep[self.baseline] else seeds[self.baseline][-1:]
+        known = dict(zip(baseline_seeds, baseline_kept, strict=True)) if isinstance(baseline_kept, list) else {}
+        self._check(actual, kept_seeds, known)
         # The clean process brought back len(baseline_kept) results of the same kind.
         expected_fetch = baseline_fetch * len(kept_seeds) / max(1, len(baseline_kept))
         late = candidate_fetch - FETCH_SLACK * expected_fetch - FETCH_NOISE_SECONDS
@@ -187,9 +193,10 @@ class _Rounds:
                 f"timed call returned, so this time cannot be counted")
         return (timed[self.baseline][0] / loops[self.baseline]) / (candidate_seconds / loops[self.candidate])
 
-    def _check(self, actual, seeds: list[int]) -> None:
+    def _check(self, actual, seeds: list[int], known: dict) -> None:
         """Every kept result exists; VERIFIED_CALLS of them, drawn here after the request (the
-        submission's process cannot know which), equal the baseline's on the same inputs."""
+        submission's process cannot know which), equal the baseline's on the same inputs:
+        `known` (seed -> the baseline's timed result), else computed now in the clean process."""
         if not isinstance(actual, list):
             raise UnprovenWork("the results of the timed calls could not be brought back as plain data "
                                "(arrays, numbers, lists of them), so the grader cannot check them")
@@ -197,14 +204,18 @@ class _Rounds:
             raise UnprovenWork(f"the submission's process was asked for {len(seeds)} timed call(s) and kept "
                                f"{len(actual)} result(s): calls that did not run cannot be timed")
         chosen = sorted(_DRAW.sample(range(len(seeds)), min(VERIFIED_CALLS, len(seeds))))
-        inputs = self.baseline.build([seeds[i] for i in chosen])
-        with contextlib.ExitStack() as stack:
-            if self.student is not None:
-                stack.enter_context(self.student.suspended())
-            _, kept = self.baseline.run(inputs, keep_every_result=True)
-            expected, _ = self.baseline.fetch(kept)
-        self.baseline.forget(inputs, kept)
-        for index, want in zip(chosen, expected, strict=True):
+        missing = [seeds[i] for i in chosen if seeds[i] not in known]
+        if missing:
+            inputs = self.baseline.build(missing)
+            with contextlib.ExitStack() as stack:
+                if self.student is not None:
+                    stack.enter_context(self.student.suspended())
+                _, kept = self.baseline.run(inputs, keep_every_result=True)
+                computed, _ = self.baseline.fetch(kept)
+            self.baseline.forget(inputs, kept)
+            known = {**known, **dict(zip(missing, computed, strict=True))}
+        for index in chosen:
+            want = known[seeds[index]]
             try:
                 self.compare(want, actual[index])
             except AssertionError as error:
