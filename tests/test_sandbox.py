@@ -28,7 +28,7 @@ def define(process, source: str) -> list[CellResult]:
 
 def test_cells_report_output_errors_and_names(student):
     ran = student.run_cells([(0, "x = 2\nprint('hello')"), (1, "1 / 0"), (2, "%time y = x + 1")])
-    assert ran.results[0] == CellResult(0, "hello\n", None)
+    assert ran.results[0] == CellResult(0, "hello\n", None, [])
     assert ran.results[1].error.name == "ZeroDivisionError" and ran.results[1].error.builtin_base == "ZeroDivisionError"
     assert ran.results[2].error is None, "IPython magics work in student cells"
     assert {"x", "y"} <= set(ran.names)
@@ -153,7 +153,7 @@ def test_reply_records_cross_the_pipe_as_plain_tuples_and_come_back_equal():
 
     error = ErrorReport("builtins", "ValueError", "ValueError", "bad", "Traceback ...")
     for reply in (Value(np.arange(3).tolist()), Handle(7, "numpy.ndarray"), error,
-                  CellsRan([CellResult(0, "out", None), CellResult(1, "", error)], ["f", "x"])):
+                  CellsRan([CellResult(0, "out", None, [{"image/png": "iVBOR"}]), CellResult(1, "", error, [])], ["f", "x"])):
         wire = encode_reply(reply)
         assert load_reply(pickle.dumps(wire)) == wire, "only plain data crosses"
         assert decode_reply(wire) == reply
