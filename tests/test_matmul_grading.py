@@ -29,7 +29,7 @@ ASSIGNMENT = NOTEBOOK = "matmul"
 CHECK = "matmul.tiled_vs_reordered"
 SPEED, CORRECT = "test_cache_friendly_speed", "test_cache_friendly_correctness"
 
-_REFERENCE_CALL = "return _tiled_kernel(np.ascontiguousarray(A), np.ascontiguousarray(B), C)"
+_REFERENCE_CALL = "return _tiled_kernel(np.ascontiguousarray(A), B, C)"
 # Correct, compiled, the good loop order, no tiles: Part 2's kernel under Part 3's name.
 _REORDER_WITHOUT_TILES = planted(_REFERENCE_CALL, "return matmul_ikj(A, B)")
 _USES_BLAS = appended("\n\ndef cache_friendly_matmul(A, B):\n"
