@@ -32,6 +32,40 @@ SPEED, CORRECT = "test_cache_friendly_speed", "test_cache_friendly_correctness"
 _REFERENCE_CALL = "return _tiled_kernel(np.ascontiguousarray(A), B, C)"
 # Correct, compiled, the good loop order, no tiles: Part 2's kernel under Part 3's name.
 _REORDER_WITHOUT_TILES = planted(_REFERENCE_CALL, "return matmul_ikj(A, B)")
+# The reorder again, with its results kept by a hash of A's bytes (B by identity): before every
+# timed call got fresh inputs, this measured 61,794x the reorder and took the blocking points.
+_KEEP_RESULTS = appended("""
+
+import hashlib
+_uncached, _kept = cache_friendly_matmul, {}
+
+
+def cache_friendly_matmul(A, B):
+    A = np.asarray(A)
+    key = (hashlib.blake2b(np.ascontiguousarray(A).tobytes()).hexdigest(), id(B), A.shape, np.shape(B))
+    if key not in _kept:
+        _kept[key] = (B, _uncached(A, B))
+    return _kept[key][1]
+""")
+
+
+def _cached_reorder(source: str) -> str:
+    return _KEEP_RESULTS(_REORDER_WITHOUT_TILES(source))
+
+# The reference with an edge-tile bug: wrong wherever the rows are not a multiple of 16, right
+# at the timed shape (whose rows are). Before correctness gated speed for the whole function,
+# it took the speed points that its own correctness cell refused it.
+_EDGE_BUG = appended("""
+
+_right_matmul = cache_friendly_matmul
+
+
+def cache_friendly_matmul(A, B):
+    C = _right_matmul(A, B)
+    if C.shape[0] % 16:
+        C[-1] = 0.0
+    return C
+""")
 _USES_BLAS = appended("\n\ndef cache_friendly_matmul(A, B):\n"
                       "    return A.astype(np.float64) @ B.astype(np.float64)\n")
 
@@ -42,17 +76,22 @@ _USES_BLAS = appended("\n\ndef cache_friendly_matmul(A, B):\n"
 SUBMISSIONS = {
     "full": {},
     "reorder": {"cache_friendly_matmul": _REORDER_WITHOUT_TILES},
+    "cached": {"cache_friendly_matmul": _cached_reorder},
+    "edge": {"cache_friendly_matmul": _EDGE_BUG},
     "blas": {"cache_friendly_matmul": _USES_BLAS},
     "stub": None,
 }
 # The speed points each must get, on every target and every time it is graded.
-EXPECTED_SPEED = {"full": 4, "reorder": 0, "blas": 0, "stub": 0}
+EXPECTED_SPEED = {"full": 4, "reorder": 0, "cached": 0, "edge": 0, "blas": 0, "stub": 0}
 # The submissions whose speed verdicts are measured, graded COPIES times on the host (the
 # stability test, in the same class, under one calibration) and once on the AVX2 target.
 # The others fail the correctness gate before anything is timed (BLAS is refused by reading
 # the source, the stub raises), whatever the CPU: graded once, on the host.
 MEASURED = ("full", "reorder")
 COPIES = 3
+# Graded once on every target: a gamed timing loop must score what its honest twin (the
+# reorder) scores, whatever the CPU.
+GAMED = ("cached",)
 
 
 def _notebook(student):
@@ -64,7 +103,7 @@ def _class(target):
     """student id -> notebook: on the host, COPIES of each measured submission (suffixed _2, _3)."""
     notebooks = {}
     for student in SUBMISSIONS:
-        if target != "host" and student not in MEASURED:
+        if target != "host" and student not in MEASURED + GAMED:
             continue
         copies = COPIES if target == "host" and student in MEASURED else 1
         for copy in range(1, copies + 1):
@@ -117,6 +156,23 @@ def test_a_reorder_without_tiles_gets_no_blocking_points_where_the_machine_can_j
     assert "an i, k, j kernel without tiles" in feedback and "no credit" in feedback
 
 
+def test_results_kept_between_calls_score_what_the_honest_reorder_scores(graded, course, target):
+    """Every timed call gets inputs no earlier call saw: a cache of results saves nothing."""
+    _, rows = graded
+    assert float(rows["cached"][CORRECT]) == 4
+    assert rows["cached"][SPEED] == rows["reorder"][SPEED], f"on {target}"
+    feedback = (course / "feedback" / "cached" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "on fresh inputs, every result checked" in feedback
+
+
+@pytest.mark.host_only  # the correctness cell decides, on any CPU
+def test_a_kernel_wrong_on_other_shapes_gets_no_speed_points(graded, course, target):
+    _, rows = graded
+    assert float(rows["edge"][CORRECT]) == 0 and float(rows["edge"][SPEED]) == 0
+    feedback = (course / "feedback" / "edge" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    assert "Correctness gates speed: the function must first pass test_cache_friendly_correctness" in feedback
+
+
 @pytest.mark.host_only  # refused by reading the source, on any CPU
 def test_blas_in_the_kernel_earns_nothing_for_it(graded, course, target):
     _, rows = graded
@@ -134,7 +190,7 @@ def test_the_stub_scores_zero(graded, target):
 
 def test_every_speed_verdict_is_the_expected_one_every_time(graded, course, target):
     _, rows = graded
-    expected = EXPECTED_SPEED if _judged(course) else {**EXPECTED_SPEED, "reorder": 4}
+    expected = EXPECTED_SPEED if _judged(course) else {**EXPECTED_SPEED, "reorder": 4, "cached": 4}
     for student_id, row in rows.items():
         student = student_id.split("_")[0]
         assert float(row[SPEED]) == expected[student], f"{student_id} on {target}: {row[SPEED]} speed points"

@@ -153,7 +153,8 @@ def test_reply_records_cross_the_pipe_as_plain_tuples_and_come_back_equal():
 
     error = ErrorReport("builtins", "ValueError", "ValueError", "bad", "Traceback ...")
     for reply in (Value(np.arange(3).tolist()), Handle(7, "numpy.ndarray"), error,
-                  CellsRan([CellResult(0, "out", None, [{"image/png": "iVBOR"}]), CellResult(1, "", error, [])], ["f", "x"])):
+                  CellsRan([CellResult(0, "out", None, [{"image/png": "iVBOR"}]), CellResult(1, "", error, [])],
+                           ["f", "x"])):
         wire = encode_reply(reply)
         assert load_reply(pickle.dumps(wire)) == wire, "only plain data crosses"
         assert decode_reply(wire) == reply
