@@ -14,6 +14,9 @@ from autograder import confinement, submission_cgroup
 from autograder.sandbox import Limits, StudentProcess
 from course_cli import ROOT
 
+pytestmark = pytest.mark.timing(reason=(
+    "a submission beside a fork bomb must keep a quarter of the CPU for 2 s of wall time"))
+
 HIDDEN_TESTS = ROOT / "solutions" / "profiler" / "profiler.md"
 
 
