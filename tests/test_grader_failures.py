@@ -4,6 +4,8 @@ class's feedback pages come from one exporter."""
 from __future__ import annotations
 
 import csv
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from nbconvert.exporters import HTMLExporter
@@ -15,6 +17,14 @@ from student_work import student_notebook, write_submission
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = NOTEBOOK = "profiler"
+
+
+class GradedClass(NamedTuple):
+    course: Path
+    results: dict  # student -> GradeResult
+    rows: dict  # student -> exported CSV row
+    grader: ClassGrader
+    exporters: list  # every HTMLExporter made while the class was graded
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +61,18 @@ def graded(tmp_path_factory):
     export_csv(grader.course_dir, ASSIGNMENT, grades)
     with grades.open() as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    return course, results, rows, grader, exporters
+    return GradedClass(course, results, rows, grader, exporters)
 
 
 def test_every_student_is_graded_and_exported(graded):
-    _, results, rows, _, _ = graded
+    results, rows = graded.results, graded.rows
     assert set(results) == set(rows) == {"crashes_autograde", "crashes_feedback", "fine"}
     assert float(rows["fine"]["score"]) == float(rows["fine"]["max_score"]) > 0
     assert rows["fine"]["problem"] == "" and not results["fine"].grader_error
 
 
 def test_a_failed_autograde_scores_zero_with_the_reason(graded):
-    course, results, rows, _, _ = graded
+    course, results, rows = graded.course, graded.results, graded.rows
     row = rows["crashes_autograde"]
     assert results["crashes_autograde"].grader_error
     assert float(row["score"]) == 0 and float(row["max_score"]) == float(rows["fine"]["max_score"])
@@ -72,7 +82,7 @@ def test_a_failed_autograde_scores_zero_with_the_reason(graded):
 
 
 def test_a_failed_feedback_keeps_the_score_and_writes_a_plain_page(graded):
-    course, results, rows, _, _ = graded
+    course, rows = graded.course, graded.rows
     row = rows["crashes_feedback"]
     assert float(row["score"]) == float(row["max_score"]) > 0
     assert "the grader failed while writing the feedback" in row["problem"]
@@ -81,7 +91,7 @@ def test_a_failed_feedback_keeps_the_score_and_writes_a_plain_page(graded):
 
 
 def test_tracebacks_go_to_the_log(graded):
-    course, _, _, _, _ = graded
+    course = graded.course
     log = (course / ERROR_LOG).read_text()
     assert "RuntimeError: injected failure in autograde" in log
     assert "KeyError: 'grade_id'" in log and "crashes_feedback" in log
@@ -91,14 +101,14 @@ def test_tracebacks_go_to_the_log(graded):
 def test_one_feedback_exporter_serves_the_whole_class(graded):
     # Two students' pages were written by nbgrader (the third's feedback failed on purpose):
     # a converter made per student, as NbGraderAPI.generate_feedback makes, builds two.
-    course, _, _, _, exporters = graded
+    course, exporters = graded.course, graded.exporters
     written = {page.parent.parent.name for page in course.glob(f"feedback/*/{ASSIGNMENT}/{NOTEBOOK}.html")}
     assert written == {"crashes_autograde", "crashes_feedback", "fine"}
     assert len(exporters) == 1, f"{len(exporters)} HTML exporters for one class"
 
 
 def test_feedback_pages_are_the_ones_nbgrader_writes_per_student(graded):
-    course, _, _, grader, _ = graded
+    course, grader = graded.course, graded.grader
     for student in ("fine", "crashes_autograde"):
         page = course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html"
         ours = page.read_bytes()
