@@ -15,8 +15,8 @@ class GenerateClassFeedback(GenerateFeedback):
     """Writes one student's feedback per `generate`, reusing one exporter for every student.
 
     `NbGraderAPI.generate_feedback` builds a new converter, HTML exporter and template
-    environment for each student, so every page compiled the same Jinja templates again (a
-    third of a page's cost). nbgrader's own `generate_feedback` without a student id
+    environment for each student, so every page compiled the same Jinja templates again.
+    nbgrader's own `generate_feedback` without a student id
     converts a whole class with one exporter; this does the same, one student at a time,
     so each page is written as soon as that student is graded. The pages are unchanged.
     """
