@@ -31,10 +31,10 @@ lint: $(STAMP)
 
 # The whole suite in two steps: the tests whose verdicts do not depend on timing on every
 # core (pytest-xdist, in the order tests/conftest.py gives, longest first), then the
-# timing-sensitive ones alone, one at a time.
+# timing-sensitive ones (marked `timing`, with the reason, by their modules) alone, one at a time.
 test: lint
-	$(BIN)/python -m pytest -m concurrent -n auto --dist loadgroup --no-loadscope-reorder
-	$(BIN)/python -m pytest -m "not concurrent"
+	$(BIN)/python -m pytest -m "not timing" -n auto --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -m timing
 
 # Lint, then every test not marked slow (no book build, no whole-class grading).
 test-fast: lint

@@ -32,6 +32,7 @@ from autograder import machine_lock
 from autograder.calibrate import calibration_for_grading
 from autograder.config import nbgrader_config, recording_config, write_course_config
 from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
+from autograder.feedback import GenerateClassFeedback
 from autograder.normalise import normalise, read_submission
 from autograder.progress import ProgressLine
 from autograder.release import generate, source_notebooks
@@ -88,6 +89,7 @@ class ClassGrader:
         self.config = nbgrader_config(self.course_dir, cell_timeout, call_timeout)
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=self.config), config=self.config)
         self._release_cache: dict[str, nbformat.NotebookNode] = {}
+        self._feedback: GenerateClassFeedback | None = None  # made with the first page, for all
 
     def _use_calibration(self) -> None:
         """Point the speed checks at this machine's thresholds (or stop with the reason)."""
@@ -159,8 +161,7 @@ class ClassGrader:
             self._grade_untouched(student, problem)
         try:
             with machine_lock.shared():
-                self._require_success(self.api.generate_feedback(self.assignment, student, force=True),
-                                      student)
+                self._require_success(self._feedback_writer().generate(self.assignment, student), student)
         except Exception as exc:  # noqa: BLE001
             grader_error = True
             feedback_problem = self.log_failure(student, "writing the feedback", exc)
@@ -179,6 +180,12 @@ class ClassGrader:
         score, max_score = student_score(self.course_dir, self.assignment, student)
         return GradeResult(student, score, max_score, problem, time.monotonic() - started,
                            skipped, grader_error)
+
+    def _feedback_writer(self) -> GenerateClassFeedback:
+        """One feedback converter (and so one exporter) for every student graded with this API."""
+        if self._feedback is None or self._feedback.parent is not self.api:
+            self._feedback = GenerateClassFeedback(self.api)
+        return self._feedback
 
     def _autograde(self, student: str) -> None:
         self._require_success(self.api.autograde(self.assignment, student, force=True, create=True),

@@ -4,8 +4,9 @@ Graders on one machine (the workers of a local Dask cluster, or two `autograder 
 hold the lock shared while they use a core for grading: a submission's cells, a test cell,
 a feedback page, recording an outcome. A speed check holds it exclusively, so the kernels it
 times have the machine to themselves. A lock on timing alone was not enough: on two Dask
-workers of a 2-core machine, the parallel reference's prange kernel measured 0.99-1.27x its
-serial baseline while the other worker ran a notebook, against 2.2x alone, and lost points.
+workers of a 2-core machine, the parallel reference's prange kernel lost most of its speedup
+over its serial baseline while the other worker ran a notebook, and lost points (the
+instructor guide, "Grading at scale", has the figures).
 
 A gate in front of the lock lets a waiting timer in first: new shared holds queue behind it,
 so a stream of short ones cannot starve it. Shared holds are short phases, never held while

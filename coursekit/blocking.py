@@ -2,13 +2,13 @@
 
 A loop-reordered `i, k, j` product already walks `B` and `C` along rows, so it is as fast
 as a tiled one wherever `B` stays in a cache: each row of `A` re-reads all of `B`, and a
-cache that holds `B` serves it at close to the loop's compute speed. Measured on an AMD
-EPYC (1 MiB L2, 32 MiB L3): with `B` of 8 or 16 MiB, inside L3, the reorder ran at or
-above the course's tiled reference; with `B` of 64 MiB the reference was 4x faster, because
-the reorder then streams `B` from memory once per row of `A` while a tiled kernel reuses
-each tile of `B` for a whole tile of rows. So `B` is sized from the machine's own caches,
-beyond the outermost one the OS reports (and so well beyond L2), and `A` gets just enough
-rows for that reuse to pay, within the speed cell's time budget.
+cache that holds `B` serves it at close to the loop's compute speed. With `B` inside L3 the
+reorder keeps pace with the course's tiled reference; with `B` beyond it the reference wins
+clearly, because the reorder then streams `B` from memory once per row of `A` while a tiled
+kernel reuses each tile of `B` for a whole tile of rows (measured on an AMD EPYC: the
+instructor guide, "Blocking (matmul)", has the figures). So `B` is sized from the machine's
+own caches, beyond the outermost one the OS reports (and so well beyond L2), and `A` gets
+just enough rows for that reuse to pay, within the speed cell's time budget.
 
 Cache sizes are never typed here: they come from `MachineInfo.cache_bytes`.
 """

@@ -2,13 +2,12 @@
 
 int8 speeds a product up in two ways: it moves a quarter of fp32's bytes, and, where the
 CPU has the instructions, it does more multiply-adds per instruction. Only the first holds
-on every CPU. Measured on an AMD EPYC (AVX-512 with VNNI, 1 MiB L2, 32 MiB L3) with the
-course's dot-form kernels: on compute-bound 1024 x 1024 x 1024 products the int8 kernel
-was 1.0-1.4x faster than fp32 when compiled for an AVX2-only CPU (int8 x int8 is widened to
-16 bits before `vpmaddwd`), too close to 1 to grade; multiplying one row by a weight matrix
-twice the size of L3, it was 3.9-5.8x faster with AVX-512 and 3.2-3.7x with AVX2 only,
-because both kernels then wait for memory and int8 waits for a quarter of the bytes (a scalar
-int8 loop, or one that converts to float32 first, was about 0.3x).
+on every CPU. On compute-bound products compiled for an AVX2-only CPU (int8 x int8 is
+widened to 16 bits before `vpmaddwd`) the int8 kernel gains too little over fp32 to grade;
+multiplying one row by a weight matrix beyond the outermost cache, it wins clearly with
+AVX-512 and with AVX2 only, because both kernels then wait for memory and int8 waits for a
+quarter of the bytes, while a scalar int8 loop, or one that converts to float32 first, loses
+to fp32 (measured on an AMD EPYC: the instructor guide, "Quantization", has the figures).
 
 So the graded product is a *batch of one*: one row of activations `A` (1 x K) times a
 weight matrix `B` (K x N) that is BEYOND_OUTERMOST_CACHE times the outermost cache the OS

@@ -13,26 +13,21 @@ from course_cli import BIN, ROOT
 from cpu_targets import GRADED_TARGETS, TARGETS
 from xdist_sharing import run_folder, worker_name
 
-# Test modules whose verdicts do not depend on timing, or hold by a wide margin beside another
-# test's load. `make test` runs them first, spread over every core by pytest-xdist, then runs
-# the rest alone, one test at a time, so no speed verdict is judged beside another test's load.
-# The profiler classes (corpus, fuzzed notebooks, Dask, pipeline, failures) are here: the
-# profiler has no speed check, its hidden tests time scripted clocks, and the reference's calls
-# last a fraction of the 5-10 s call limits those tests set (all passed on a 2-core machine
-# with two busy loops running). So is the seed example: its tiled matmul measured 7.2x its
-# naive one beside the same two loops, where the test asks for more than 1x.
-# A new module is serial until it is listed here.
-CONCURRENT_MODULES = {
-    "test_anticheat", "test_binder", "test_book", "test_cachesim", "test_cli", "test_compare",
-    "test_corpus", "test_digits", "test_distributed_grading", "test_gradebook", "test_grader_failures",
-    "test_leaks", "test_loop_orders", "test_machine", "test_machine_lock", "test_matmul_reference",
-    "test_normalise", "test_numformats", "test_pipeline", "test_profiler_grading", "test_release",
-    "test_relu_tuning", "test_seed_example", "test_simd_reference", "test_site_browser",
-    "test_student_release", "test_timing", "test_untrusted_notebooks",
-}
+# `make test` runs the tests in two steps: first those whose verdicts do not depend on timing,
+# or hold by a wide margin beside another test's load, spread over every core by pytest-xdist;
+# then those marked `timing`, alone, one test at a time, so no speed verdict is judged beside
+# another test's load. A timing-sensitive module says so, and why, in its own code:
+#     pytestmark = pytest.mark.timing(reason="...")
+# and `pytest_collection_modifyitems` refuses a `timing` marker without a reason. The profiler
+# classes (corpus, fuzzed notebooks, Dask, pipeline, failures) carry no marker: the profiler has
+# no speed check, its hidden tests time scripted clocks, and the reference's calls last a
+# fraction of the 5-10 s call limits those tests set (all passed on a 2-core machine with two
+# busy loops running). Nor does the seed example: its tiled matmul measured 7.2x its naive one
+# beside the same two loops, where the test asks for more than 1x.
+TIMING = "timing"
 # Modules that use the session's built site: one xdist worker builds it once for all three.
 BUILT_SITE_MODULES = {"test_book", "test_leaks", "test_site_browser"}
-# Every other concurrent module is one xdist work unit, so its module fixtures (a graded
+# Every other module of the first step is one xdist work unit, so its module fixtures (a graded
 # class, say) run once, except these, whose tests run for up to a minute each and are spread
 # over the workers (they share one Binder environment, `xdist_sharing`).
 SPREAD_MODULES = {"test_student_release"}
@@ -56,8 +51,12 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if item not in other_targets]
     for item in items:
         module = _module(item)
-        if module in CONCURRENT_MODULES:
-            item.add_marker(pytest.mark.concurrent)
+        timing = item.get_closest_marker(TIMING)
+        if timing is not None:
+            if not timing.kwargs.get("reason"):
+                raise pytest.UsageError(f"{module}: a `timing` marker says why the test must run alone "
+                                        f"(pytest.mark.timing(reason=...))")
+        else:
             if module in BUILT_SITE_MODULES:
                 item.add_marker(pytest.mark.xdist_group("built_site"))
             elif module not in SPREAD_MODULES:

@@ -8,6 +8,10 @@ import pytest
 from coursekit.bandwidth import ridge_point, roofline, triad_bandwidth, usable_threads
 from coursekit.roofline import peak_gflops
 
+pytestmark = pytest.mark.timing(reason=(
+    "measures memory bandwidth and the FMA peak on every numba thread (it asserts only positive, finite "
+    "values: kept alone until it is tried beside another test's load)"))
+
 # Small enough to run in milliseconds: these tests check behaviour, never speed.
 SMALL_TRIAD = 2**14
 SMALL_FMA_ITERATIONS = 2**10

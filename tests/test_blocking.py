@@ -12,6 +12,10 @@ from coursekit import blocking
 from coursekit.blocking import BlockingSizeError, blocking_sizes
 from coursekit.machine import CacheLevel, describe_machine
 
+pytestmark = pytest.mark.timing(reason=(
+    "sizes the blocking speed check from this machine's caches and its time budget (no measured time is "
+    "asserted: kept alone until it is tried beside another test's load)"))
+
 MiB = 2**20
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from student_work import appended, calibrate, grade_class, planted, released_notebook, student_notebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing(reason=(
+    "speed verdicts (batch scaling, int8 against fp32) judged against a calibration measured on this "
+    "machine"))]
 ASSIGNMENT = NOTEBOOK = "capstone"
 SPEED_CHECKS = ("capstone.fp32_tiled_vs_untiled", "capstone.int8_vs_fp32")
 

@@ -14,6 +14,9 @@ from autograder import confinement, submission_cgroup
 from autograder.sandbox import Limits, StudentProcess
 from course_cli import ROOT
 
+pytestmark = pytest.mark.timing(reason=(
+    "a submission beside a fork bomb must keep a quarter of the CPU for 2 s of wall time"))
+
 HIDDEN_TESTS = ROOT / "solutions" / "profiler" / "profiler.md"
 
 
@@ -196,7 +199,35 @@ def test_describing_the_cap_creates_no_cgroup(monkeypatch):
         raise AssertionError("describe() created a directory")
 
     monkeypatch.setattr(Path, "mkdir", refuse)
-    assert "tasks" in submission_cgroup.describe(100) or "NOT AVAILABLE" in submission_cgroup.describe(100)
+    line, reason = submission_cgroup.describe(100), submission_cgroup.unavailable_reason()
+    if reason is None:  # the line this machine's state calls for, whichever that is
+        assert line.startswith("a cgroup per submission, at most 100 tasks "), line
+    elif os.getuid() != 0:
+        assert line == f"RLIMIT_NPROC, 100 tasks above what the grading user runs ({reason})"
+    else:
+        assert line.startswith(f"NOT AVAILABLE ({reason}): "), line
+
+
+@pytest.mark.parametrize(("pids", "cpu", "uid", "expected"), [
+    (True, True, 0, "a cgroup per submission, at most 100 tasks and an equal share of the CPU"),
+    (True, False, 0, "a cgroup per submission, at most 100 tasks but NO CPU share (no cpu controller): "
+                     "a fork bomb slows the submissions graded beside it"),
+    (False, False, 1000, "RLIMIT_NPROC, 100 tasks above what the grading user runs "
+                         "(cannot create a pids cgroup (no pids controller))"),
+    (False, False, 0, "NOT AVAILABLE (cannot create a pids cgroup (no pids controller)): "
+                      "only the wall-clock limits stop a fork bomb"),
+], ids=["cgroup with cpu share", "cgroup without cpu share", "ordinary user", "root without cgroups"])
+def test_the_cap_is_described_as_the_machine_enforces_it(monkeypatch, tmp_path, pids, cpu, uid, expected):
+    available = {"pids": pids, "cpu": cpu}
+
+    def controller_root(controller):
+        if not available[controller]:
+            raise submission_cgroup.CgroupUnavailable(f"no {controller} controller")
+        return tmp_path
+
+    monkeypatch.setattr(submission_cgroup, "controller_root", controller_root)
+    monkeypatch.setattr(submission_cgroup.os, "getuid", lambda: uid)
+    assert submission_cgroup.describe(100) == expected
 
 
 def test_without_a_cgroup_the_grader_says_what_stops_a_fork_bomb(monkeypatch):

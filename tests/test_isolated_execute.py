@@ -12,6 +12,9 @@ from nbgrader.utils import determine_grade, is_grade, is_solution
 from autograder.preprocessors import IsolatedExecute
 from student_work import student_notebook
 
+pytestmark = pytest.mark.timing(reason=(
+    "a hung submission must be graded within 30 s of wall time under 3 s call limits"))
+
 ASSIGNMENT = NOTEBOOK = "profiler"
 
 

@@ -24,7 +24,9 @@ from student_work import (
     write_submission,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing(reason=(
+    "blocking and float32 speed points judged against a calibration measured on this machine, the same "
+    "when graded again"))]
 ASSIGNMENT = NOTEBOOK = "matmul"
 CHECK = "matmul.tiled_vs_reordered"
 SPEED, CORRECT = "test_cache_friendly_speed", "test_cache_friendly_correctness"
@@ -129,7 +131,7 @@ def test_the_avx2_target_takes():
 
 def _judged(course) -> bool:
     """Whether this machine can tell blocking from a reorder: where memory feeds the reorder well
-    the reference measures little over the 2x asked (benchmarks/results/matmul*.json)."""
+    the reference falls short of MIN_REFERENCE_SPEEDUP_FOR (the guide's "Blocking (matmul)")."""
     return Calibration.load(course / "calibration.json").checks[CHECK].judged
 
 

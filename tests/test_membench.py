@@ -25,6 +25,10 @@ from coursekit.membench import (
     working_set_sizes,
 )
 
+pytestmark = pytest.mark.timing(reason=(
+    "times pointer chases and strided reads (it asserts only positive, finite values: kept alone until it"
+    " is tried beside another test's load)"))
+
 KIB, MIB = 1024, 1024**2
 
 

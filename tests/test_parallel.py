@@ -23,6 +23,10 @@ from coursekit.parallel import (
     worker_counts,
 )
 
+pytestmark = pytest.mark.timing(reason=(
+    "measures scaling over worker counts and runs process pools (it asserts only positive times: kept "
+    "alone until it is tried beside another test's load)"))
+
 
 def test_amdahl_is_one_on_one_worker_and_bounded_by_its_limit():
     for p in (0.0, 0.3, 0.9, 0.99):

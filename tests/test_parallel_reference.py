@@ -17,6 +17,10 @@ from autograder.reference import load_reference
 from coursekit.parallel import CUDASIM_VARIABLE
 from coursekit.parallel import parallel_efficiency as expected_efficiency
 
+pytestmark = pytest.mark.timing(reason=(
+    "runs process pools and numba's parallel loops on every core, and orders results by sleeps (kept "
+    "alone until it is tried beside another test's load)"))
+
 
 @pytest.fixture(scope="module")
 def ref():

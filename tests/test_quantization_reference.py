@@ -17,6 +17,10 @@ from coursekit import int8_sizes
 from coursekit.int8_sizes import Int8SizeError, int8_speed_sizes
 from coursekit.machine import CacheLevel, describe_machine
 
+pytestmark = pytest.mark.timing(reason=(
+    "runs the reference's int8 kernels and sizes the int8 speed check from this machine's caches (kept "
+    "alone until it is tried beside another test's load)"))
+
 
 @pytest.fixture(scope="module")
 def ref():

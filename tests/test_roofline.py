@@ -21,6 +21,10 @@ from coursekit.roofline import (
     theoretical_peak,
 )
 
+pytestmark = pytest.mark.timing(reason=(
+    "measures the FMA peak (it asserts only rates of the work done: kept alone until it is tried beside "
+    "another test's load)"))
+
 SMALL_FMA_ITERATIONS = 2**8
 
 

@@ -15,6 +15,10 @@ from autograder.session import GradingSession, active
 from autograder.testing import remote, remote_call
 from autograder.wire import ProtocolError, load_reply
 
+pytestmark = pytest.mark.timing(reason=(
+    "call limits of 1-10 s: an endless loop must be killed at its deadline, and ordinary calls must "
+    "finish before theirs"))
+
 
 @pytest.fixture
 def student():

@@ -15,6 +15,9 @@ from autograder.session import GradingSession, active
 from autograder.speed import Credit, assert_same_result, speed_check
 from autograder.thresholds import Calibration, CalibrationError, Threshold
 
+pytestmark = pytest.mark.timing(reason=(
+    "speed checks measured and judged in the test, stable under a load the test itself makes"))
+
 # A kernel and a baseline whose speed differs by a large, machine-independent factor:
 # numpy's vectorised sum against a Python loop over the same 20,000 floats.
 KERNELS = """

@@ -22,6 +22,10 @@ from coursekit.speedcheck import (
     thresholds,
 )
 
+pytestmark = pytest.mark.timing(reason=(
+    "runs the students' speed measurement on small kernels (kept alone until it is tried beside another "
+    "test's load)"))
+
 TIMED_ASSIGNMENTS = ("matmul", "quantization", "parallel", "simd")
 
 
