@@ -19,13 +19,15 @@ from xdist_sharing import run_folder, worker_name
 # The profiler classes (corpus, fuzzed notebooks, Dask, pipeline, failures) are here: the
 # profiler has no speed check, its hidden tests time scripted clocks, and the reference's calls
 # last a fraction of the 5-10 s call limits those tests set (all passed on a 2-core machine
-# with two busy loops running). So is the seed example: its tiled matmul measured 7.2x its
+# with two busy loops running). So are the small classes with written answers (`written_answers`:
+# one test cell that times nothing) and the formgrader's browser test. So is the seed example: its tiled matmul measured 7.2x its
 # naive one beside the same two loops, where the test asks for more than 1x.
 # A new module is serial until it is listed here.
 CONCURRENT_MODULES = {
     "test_anticheat", "test_binder", "test_book", "test_cachesim", "test_cli", "test_compare",
     "test_corpus", "test_digits", "test_distributed_grading", "test_gradebook", "test_grader_failures",
-    "test_leaks", "test_loop_orders", "test_machine", "test_machine_lock", "test_matmul_reference",
+    "test_formgrader", "test_leaks", "test_loop_orders", "test_machine", "test_machine_lock",
+    "test_manual_grading", "test_matmul_reference",
     "test_normalise", "test_numformats", "test_pipeline", "test_profiler_grading", "test_release",
     "test_relu_tuning", "test_seed_example", "test_simd_reference", "test_site_browser",
     "test_student_release", "test_timing", "test_untrusted_notebooks",
