@@ -65,3 +65,37 @@ def keep_reviews(course_dir: Path, assignment: str, student: str, reviewed: Revi
             if grade.manual_score is not None:
                 grade.needs_manual_grade = False
         gradebook.db.commit()
+
+
+def marked_students(course_dir: Path, assignment: str) -> list[str]:
+    """Students with a score or a comment from a person on any cell of `assignment`."""
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
+        try:
+            submissions = gradebook.find_assignment(assignment).submissions
+        except MissingEntry:
+            return []
+        return sorted(submission.student.id for submission in submissions
+                      if any(grade.manual_score is not None for nb in submission.notebooks for grade in nb.grades)
+                      or any(comment.manual_comment for nb in submission.notebooks for comment in nb.comments))
+
+
+def refresh_feedback(course_dir: Path, assignment: str) -> list[str]:
+    """Write again, with nbgrader and the course's configuration, the feedback pages of every
+    student a person has marked, so that the pages show the marks and comments; returns them."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.config import nbgrader_config
+
+    course_dir = Path(course_dir).resolve()
+    if not (course_dir / "gradebook.db").exists():
+        return []
+    students = marked_students(course_dir, assignment)
+    config = nbgrader_config(course_dir)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    for student in students:
+        result = api.generate_feedback(assignment, student, force=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not write {student}'s feedback:\n{result.get('log', '')}\n"
+                               f"{result.get('error', '')}")
+    return students

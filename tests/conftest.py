@@ -20,8 +20,9 @@ from xdist_sharing import run_folder, worker_name
 # profiler has no speed check, its hidden tests time scripted clocks, and the reference's calls
 # last a fraction of the 5-10 s call limits those tests set (all passed on a 2-core machine
 # with two busy loops running). So are the small classes with written answers (`written_answers`:
-# one test cell that times nothing) and the formgrader's browser test. So is the seed example: its tiled matmul measured 7.2x its
-# naive one beside the same two loops, where the test asks for more than 1x.
+# one test cell that times nothing) and the formgrader's browser test. So is the seed example:
+# its tiled matmul measured 7.2x its naive one beside the same two loops, where the test asks
+# for more than 1x.
 # A new module is serial until it is listed here.
 CONCURRENT_MODULES = {
     "test_anticheat", "test_binder", "test_book", "test_cachesim", "test_cli", "test_compare",

@@ -1,5 +1,8 @@
 """A small course with an answer cell graded by a person, graded as `autograder grade` does.
 
+Its test cell passes only where the student's cells run in a process of their own, as the
+course's sandboxed pipeline runs them, so a grade shows which pipeline produced it.
+
 The course's own assignments are slow to grade (speed checks, calibration); this one has one
 function, one test cell and one written answer, so a class grades in seconds and the tests of
 manual grading (regrades, the formgrader) can afford to grade it more than once.
@@ -7,17 +10,21 @@ manual grading (regrades, the formgrader) can afford to grade it more than once.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
 
 from autograder.grading import ClassGrader
 from autograder.release import read_source
+from student_work import SOLUTION_MARKERS
 
 ASSIGNMENT = NOTEBOOK = "essay"
 ANSWER_ID = "explanation"  # the answer cell's grade id
 ANSWER_POINTS = 3
 TEST_POINTS = 2
+ANSWER_METADATA = {"grade": True, "grade_id": ANSWER_ID, "locked": False, "points": ANSWER_POINTS,
+                   "schema_version": 3, "solution": True, "task": False}
 
 SOURCE = f"""\
 ---
@@ -44,6 +51,11 @@ nbgrader:
   solution: true
   task: false
 ---
+import os
+
+RAN_IN = os.getpid()  # the process that runs the student's cells
+
+
 def total(values):
     ### BEGIN SOLUTION
     return sum(values)
@@ -62,10 +74,14 @@ nbgrader:
   task: false
 ---
 # Test: total ({TEST_POINTS} points)
+import os
+
 assert total([1, 2, 3]) == 6
+# Only in the course's sandboxed pipeline: nbgrader's default runs both in one kernel.
+assert RAN_IN != os.getpid(), "the student's cells ran in the process that runs the tests"
 ```
 
-+++ {{"nbgrader": {{"grade": true, "grade_id": "{ANSWER_ID}", "locked": false, "points": {ANSWER_POINTS}, "schema_version": 3, "solution": true, "task": false}}}}
++++ {json.dumps({"nbgrader": ANSWER_METADATA})}
 
 ### BEGIN SOLUTION
 Notes for markers: any answer that names the loop.
@@ -91,7 +107,7 @@ def submission(course: Path, answer: str | None, solutions: Path) -> nbformat.No
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in code:
-            cell.source = code[grade_id].replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION\n", "")
+            cell.source = SOLUTION_MARKERS.sub("", code[grade_id])
         if grade_id == ANSWER_ID and answer is not None:
             cell.source = answer
     return nb
