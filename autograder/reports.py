@@ -77,8 +77,8 @@ def _totals(submission) -> tuple[float, float, float]:
     out of both totals until it is marked, so a grade is final for what it covers."""
     grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
     decided = [grade for grade in grades if _decided(grade)]
-    return (sum(grade.score for grade in decided), sum(grade.max_score for grade in decided),
-            sum(grade.max_score for grade in grades if not _decided(grade)))
+    return (float(sum(grade.score for grade in decided)), float(sum(grade.max_score for grade in decided)),
+            float(sum(grade.max_score for grade in grades if not _decided(grade))))
 
 
 def student_score(course_dir: Path, assignment: str, student: str) -> tuple[float, float]:
