@@ -1,8 +1,9 @@
 """What grading leaves in a course directory, read without a grader: the gradebook's
 scores, each entry's problem and skip key, and the feedback pages.
 
-`autograder export` and `autograder feedback` use only this module, so they work on a
-copy of the course directory with no `solutions/` and no calibration beside it.
+`autograder export` and `autograder feedback` use only this module (and, for the pages of
+students marked by hand, `autograder.manual_grades`), so they work on a copy of the course
+directory with no `solutions/` and no calibration beside it.
 """
 
 from __future__ import annotations
