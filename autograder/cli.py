@@ -27,7 +27,8 @@ examples:
   autograder grade simd subs/ --workers 2     the same on a local Dask cluster
   autograder grade simd subs/ --scheduler tcp://head:8786   on an existing Dask cluster
   autograder export profiler -o grades.csv    one row per student, one column per test
-  autograder feedback profiler                list every student's feedback page
+  autograder feedback profiler                list every student's feedback page (written
+                                              again where a person has marked the student)
 
 exit status: 0 done; 1 an error stopped the command (the reason is printed); 2 a usage
 error; 3 (grade) the class was graded, but some entries have problems (each has its row).
@@ -137,8 +138,13 @@ def _export(args) -> int:
 
 
 def _feedback(args) -> int:
+    from autograder.manual_grades import refresh_feedback
     from autograder.reports import feedback_pages
 
+    marked = refresh_feedback(args.course_dir, args.assignment)
+    if marked:
+        print(f"wrote again, with the marks and comments given by hand: {', '.join(marked)}",
+              file=sys.stderr)
     pages = feedback_pages(args.course_dir, args.assignment)
     for page in pages:
         print(page)
@@ -232,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_export)
 
     feedback = course_command("feedback", "list the feedback pages",
-                              "List each student's feedback page (HTML, written by `grade`).")
+                              "List each student's feedback page (HTML, written by `grade`); the "
+                              "pages of students marked by hand (in the formgrader) are written "
+                              "again first, so that they show the marks and comments.")
     feedback.set_defaults(run=_feedback)
     return parser
 

@@ -33,6 +33,7 @@ from autograder.calibrate import calibration_for_grading
 from autograder.config import nbgrader_config, recording_config, write_course_config
 from autograder.defaults import CALL_TIMEOUT, SOLUTIONS_DIR, TEST_CELL_TIMEOUT
 from autograder.feedback import GenerateClassFeedback
+from autograder.manual_grades import keep_reviews, reviewed_answers
 from autograder.normalise import normalise, read_submission
 from autograder.progress import ProgressLine
 from autograder.release import generate, source_notebooks
@@ -187,9 +188,12 @@ class ClassGrader:
             self._feedback = GenerateClassFeedback(self.api)
         return self._feedback
 
-    def _autograde(self, student: str) -> None:
-        self._require_success(self.api.autograde(self.assignment, student, force=True, create=True),
-                              student)
+    def _autograde(self, student: str, api: NbGraderAPI | None = None) -> None:
+        """nbgrader's autograde; answers a person marked, and has not seen change, stay marked."""
+        reviewed = reviewed_answers(self.course_dir, self.assignment, student)
+        self._require_success((api or self.api).autograde(self.assignment, student, force=True,
+                                                          create=True), student)
+        keep_reviews(self.course_dir, self.assignment, student, reviewed)
 
     def log_failure(self, student: str, step: str, exc: BaseException) -> str:
         """Append the full traceback to ERROR_LOG; return the reason in a line."""
@@ -264,7 +268,7 @@ class ClassGrader:
             (incoming / f"{name}.ipynb").write_bytes(content)
         config = recording_config(self.config, WORKER_GRADED_DIR)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-        self._require_success(api.autograde(self.assignment, student, force=True, create=True), student)
+        self._autograde(student, api)
         folder = self.feedback_dir(student)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

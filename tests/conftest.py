@@ -22,8 +22,10 @@ from xdist_sharing import run_folder, worker_name
 # classes (corpus, fuzzed notebooks, Dask, pipeline, failures) carry no marker: the profiler has
 # no speed check, its hidden tests time scripted clocks, and the reference's calls last a
 # fraction of the 5-10 s call limits those tests set (all passed on a 2-core machine with two
-# busy loops running). Nor does the seed example: its tiled matmul measured 7.2x its naive one
-# beside the same two loops, where the test asks for more than 1x.
+# busy loops running). Nor do the small classes with written answers (`written_answers`: one
+# test cell that times nothing) and the formgrader's browser test. Nor does the seed example:
+# its tiled matmul measured 7.2x its naive one beside the same two loops, where the test asks
+# for more than 1x.
 TIMING = "timing"
 # Modules that use the session's built site: one xdist worker builds it once for all three.
 BUILT_SITE_MODULES = {"test_book", "test_leaks", "test_site_browser"}
