@@ -124,22 +124,33 @@ def student():
         yield process
 
 
-def check(student, name, context):
+# The two checks these tests grade: check id -> (baseline, its name in the feedback).
+CHECKS = {"sum.fast": (loop_sum, "a Python loop"), "sort.fast": (loop_sorted_half_sum, "Python's sorted")}
+
+
+def check(student, name, context, check_id="sum.fast"):
+    baseline, baseline_name = CHECKS[check_id]
     with active(context):
-        return speed_check("sum.fast", student.get(name), loop_sum, make_inputs,
-                           compare=compare_sums, baseline_name="a Python loop")
+        return speed_check(check_id, student.get(name), baseline, make_inputs,
+                           compare=compare_sums, baseline_name=baseline_name)
+
+
+def calibrated(student, name, check_id, runs):
+    """The reference `name` measured `runs` times for `check_id`: the measurements."""
+    context = GradingSession(calibrating=True)
+    try:
+        for _ in range(runs):
+            check(student, name, context, check_id)
+    finally:
+        context.close()
+    return context.measurements
 
 
 @pytest.fixture(scope="module")
 def calibration(student):
-    context = GradingSession(calibrating=True)
-    try:
-        for _ in range(2):
-            check(student, "fast_sum", context)
-    finally:
-        context.close()
-    assert min(context.measurements["sum.fast"]) > 3, "numpy's sum is far faster than a Python loop"
-    return Calibration.from_measurements(context.measurements)
+    measurements = calibrated(student, "fast_sum", "sum.fast", runs=2)
+    assert min(measurements["sum.fast"]) > 3, "numpy's sum is far faster than a Python loop"
+    return Calibration.from_measurements(measurements)
 
 
 def grade(student, name, calibration) -> Credit:
@@ -208,21 +219,10 @@ def test_the_default_gate_names_the_first_wrong_element():
     assert_same_result(expected, expected * (1 + 5e-6))  # within float32 rounding
 
 
-def check_sort(student, name, context):
-    with active(context):
-        return speed_check("sort.fast", student.get(name), loop_sorted_half_sum, make_inputs,
-                           compare=compare_sums, baseline_name="Python's sorted")
-
-
 @pytest.fixture(scope="module")
 def sort_calibration(student):
     """The honest twin is the reference: full credit from the square root of its ratio."""
-    context = GradingSession(calibrating=True)
-    try:
-        check_sort(student, "sorted_half_sum", context)
-    finally:
-        context.close()
-    return Calibration.from_measurements(context.measurements)
+    return Calibration.from_measurements(calibrated(student, "sorted_half_sum", "sort.fast", runs=1))
 
 
 @pytest.mark.parametrize("attack", GAMED)
@@ -230,7 +230,7 @@ def test_a_gamed_timing_loop_scores_what_its_honest_twin_scores(attack, student,
     code, expected_credit, reason = GAMED[attack]
     honest = GradingSession(calibration=sort_calibration)
     try:
-        assert check_sort(student, "sorted_half_sum", honest).fraction == 1.0
+        assert check(student, "sorted_half_sum", honest, "sort.fast").fraction == 1.0
     finally:
         honest.close()
     gamed = GradingSession(calibration=sort_calibration)
@@ -238,7 +238,7 @@ def test_a_gamed_timing_loop_scores_what_its_honest_twin_scores(attack, student,
         ran = process.run_cells([(0, KERNELS + code)])
         assert all(result.error is None for result in ran.results)
         try:
-            credit = check_sort(process, "gamed", gamed)
+            credit = check(process, "gamed", gamed, "sort.fast")
         finally:
             gamed.close()
     assert credit.fraction == expected_credit, credit.message
