@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from autograder import machine_lock
-from autograder.sandbox import Remote, StudentProcess, ref_of
+from autograder.sandbox import Remote, SandboxError, StudentProcess, ref_of
 from coursekit.speedcheck import ROUNDS, Speedup, baseline_goes_first, loops_for
 
 # Bound when the grader starts, before any submission could patch the time module.
@@ -107,7 +107,7 @@ class TimedSide:
         kept = self.process.apply(self.function, inputs, keep_every_result)
         return clock() - started, kept
 
-    def fetch(self, results) -> tuple[list, float]:
+    def fetch(self, results) -> tuple[object, float]:
         """The kept results as plain data, and the seconds it took to bring them back."""
         if self.process is None:
             return results, 0.0
@@ -120,9 +120,11 @@ class TimedSide:
             self.process.forget(*kept)
 
     def close(self) -> None:
-        """Free what this side placed in its process (the factory's cached inputs with it)."""
+        """Free what this side placed in its process (the factory's cached inputs with it);
+        a process that failed meanwhile is left to the caller, whose error is the one to report."""
         if self.process is not None and self.process.alive and self._put:
-            self.process.forget(*self._put)
+            with contextlib.suppress(SandboxError):
+                self.process.forget(*self._put)
         self._put.clear()
 
 
@@ -182,8 +184,8 @@ class _Rounds:
         baseline_seeds = seeds[self.baseline] if keep[self.baseline] else seeds[self.baseline][-1:]
         known = dict(zip(baseline_seeds, baseline_kept, strict=True)) if isinstance(baseline_kept, list) else {}
         self._check(actual, kept_seeds, known)
-        # The clean process brought back len(baseline_kept) results of the same kind.
-        expected_fetch = baseline_fetch * len(kept_seeds) / max(1, len(baseline_kept))
+        # The clean process brought back len(baseline_seeds) results of the same kind.
+        expected_fetch = baseline_fetch * len(kept_seeds) / len(baseline_seeds)
         late = candidate_fetch - FETCH_SLACK * expected_fetch - FETCH_NOISE_SECONDS
         if late > DEFERRED_SHARE * candidate_seconds:
             raise UnprovenWork(
@@ -213,6 +215,9 @@ class _Rounds:
                 _, kept = self.baseline.run(inputs, keep_every_result=True)
                 computed, _ = self.baseline.fetch(kept)
             self.baseline.forget(inputs, kept)
+            if not isinstance(computed, list):
+                raise TypeError("the baseline's results are not plain data (arrays, numbers): "
+                                "the hidden test's baseline cannot check the submission's results")
             known = {**known, **dict(zip(missing, computed, strict=True))}
         for index in chosen:
             want = known[seeds[index]]
