@@ -117,7 +117,8 @@ def speed_check(check_id: str, candidate, baseline: Callable, make_inputs: Calla
     speedup = measured_speedup.median
     pace = f"{speedup:.2f}x faster than" if speedup >= 1 else f"{speedup:.2f}x the speed of (slower than)"
     measured = (f"{check_id}: {pace} {baseline_name} (median of {ROUNDS} interleaved rounds on fresh "
-                f"inputs, every result checked, spread {measured_speedup.spread:.0%}, input seed {seed})")
+                f"inputs, every result counted and sampled results checked, spread "
+                f"{measured_speedup.spread:.0%}, input seed {seed})")
     if measured_speedup.warning:
         measured += f" (warning: {measured_speedup.warning})"
     if context is not None and context.calibrating:
