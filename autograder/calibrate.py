@@ -42,6 +42,12 @@ def calibrated_value_keys(assignment: str, solutions_dir: Path = SOLUTIONS_DIR) 
             for key in _VALUE_KEY.findall(path.read_text())}
 
 
+def unmeasured_values(assignment: str, measured, solutions_dir: Path = SOLUTIONS_DIR) -> set[str]:
+    """The calibrated-value key prefixes of the assignment that none of `measured` starts with."""
+    return {prefix for prefix in calibrated_value_keys(assignment, solutions_dir)
+            if not any(key.startswith(prefix) for key in measured)}
+
+
 def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
               solutions_dir: Path = SOLUTIONS_DIR, progress: Callable[[str], None] = print,
               cell_timeout: int = TEST_CELL_TIMEOUT, call_timeout: float = CALL_TIMEOUT) -> Calibration:
@@ -70,8 +76,7 @@ def calibrate(assignment: str, course_dir: Path, runs: int = CALIBRATION_RUNS,
     missing = wanted - set(measurements)
     if missing:
         raise CalibrationError(f"the reference solution never reached these checks: {sorted(missing)}")
-    unread = {prefix for prefix in calibrated_value_keys(assignment, solutions_dir)
-              if not any(key.startswith(prefix) for key in values)}
+    unread = unmeasured_values(assignment, values, solutions_dir)
     if unread:
         raise CalibrationError(f"the reference solution never measured these values: {sorted(unread)}")
     fresh = Calibration.from_measurements(measurements, values)
@@ -115,8 +120,7 @@ def calibration_for_grading(assignment: str, course_dir: Path, force: bool = Fal
             f"fingerprint {calibration.fingerprint}); this is {here.cpu_model} ({here.fingerprint}). "
             f"Run `autograder calibrate {assignment}` here, or pass --force-calibration to use it anyway")
     missing = wanted - set(calibration.checks)
-    missing |= {prefix for prefix in calibrated_value_keys(assignment, solutions_dir)
-                if not any(key.startswith(prefix) for key in calibration.reference_values)}
+    missing |= unmeasured_values(assignment, calibration.reference_values, solutions_dir)
     if missing:
         raise CalibrationError(f"{path} has no thresholds for {sorted(missing)}: "
                                f"run `autograder calibrate {assignment}`")
